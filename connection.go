@@ -1,0 +1,187 @@
+package hookgate
+
+import (
+	"fmt"
+	"time"
+)
+
+// Connection is one receiving endpoint: /webhooks/{Type}/{Name} plus optional
+// aliases. Unset fields take the provider preset's value, then the server's
+// webhooks defaults. The same struct is read from YAML, from the admin API
+// (JSON) and stored in the database for connections registered at run time.
+type Connection struct {
+	Type string `yaml:"type" json:"type"`
+	Name string `yaml:"name" json:"name"`
+	// Path is an extra alias, e.g. /webhooks/incident/lead.
+	Path string `yaml:"path,omitempty" json:"path,omitempty"`
+	// Auth is the auth type of SPEC §3.1; empty means the preset's.
+	Auth            string     `yaml:"auth,omitempty" json:"auth,omitempty"`
+	SigningSecret   string     `yaml:"signing_secret,omitempty" json:"signing_secret,omitempty"`
+	SigningSecrets  []string   `yaml:"signing_secrets,omitempty" json:"signing_secrets,omitempty"`
+	BasicAuth       *BasicAuth `yaml:"basic_auth,omitempty" json:"basic_auth,omitempty"`
+	APIKey          *APIKey    `yaml:"api_key,omitempty" json:"api_key,omitempty"`
+	SignatureHeader string     `yaml:"signature_header,omitempty" json:"signature_header,omitempty"`
+	NonceHeader     string     `yaml:"nonce_header,omitempty" json:"nonce_header,omitempty"`
+	TimestampHeader string     `yaml:"timestamp_header,omitempty" json:"timestamp_header,omitempty"`
+	// EventType says where the event type lives: "header:X-GitHub-Event",
+	// "body:type", or several joined by "+" ("body:type+body:action" → "issue.create").
+	EventType           string `yaml:"event_type,omitempty" json:"event_type,omitempty"`
+	ReplayWindowSeconds *int   `yaml:"replay_window_seconds,omitempty" json:"replay_window_seconds,omitempty"`
+	MaxPayloadBytes     *int64 `yaml:"max_payload_bytes,omitempty" json:"max_payload_bytes,omitempty"`
+	IdempotencyTTL      *int   `yaml:"idempotency_ttl_seconds,omitempty" json:"idempotency_ttl_seconds,omitempty"`
+	// AllowUnauthenticated must be true for auth "none".
+	AllowUnauthenticated bool         `yaml:"allow_unauthenticated,omitempty" json:"allow_unauthenticated,omitempty"`
+	Enabled              *bool        `yaml:"enabled,omitempty" json:"enabled,omitempty"`
+	Paused               bool         `yaml:"paused,omitempty" json:"paused,omitempty"`
+	Response             *Response    `yaml:"response,omitempty" json:"response,omitempty"`
+	Retry                *RetryPolicy `yaml:"retry,omitempty" json:"retry,omitempty"`
+	Routes               []Route      `yaml:"routes,omitempty" json:"routes,omitempty"`
+	// ReadOnly marks connections defined in the config file (not stored).
+	ReadOnly bool `yaml:"-" json:"read_only"`
+}
+
+// BasicAuth is the credential pair of auth type "basic".
+type BasicAuth struct {
+	Username string `yaml:"username" json:"username"`
+	Password string `yaml:"password" json:"password"`
+}
+
+// APIKey is the credential of auth type "api_key". Header defaults to
+// Authorization, where the value is expected after "Bearer ".
+type APIKey struct {
+	Header string `yaml:"header,omitempty" json:"header,omitempty"`
+	Value  string `yaml:"value" json:"value"`
+}
+
+// Response customises the success answer. The default is 204 No Content.
+type Response struct {
+	Status int    `yaml:"status" json:"status"`
+	Body   string `yaml:"body,omitempty" json:"body,omitempty"` // "json" or empty
+}
+
+// Route sends receipts of matching event types to an ordered list of handlers.
+type Route struct {
+	// Events lists event types; an entry may end in "*". Empty matches all.
+	Events      []string `yaml:"events,omitempty" json:"events,omitempty"`
+	Filter      string   `yaml:"filter,omitempty" json:"filter,omitempty"`
+	Schema      string   `yaml:"schema,omitempty" json:"schema,omitempty"`
+	Validate    string   `yaml:"validate,omitempty" json:"validate,omitempty"`
+	Transform   string   `yaml:"transform,omitempty" json:"transform,omitempty"`
+	OrderingKey string   `yaml:"ordering_key,omitempty" json:"ordering_key,omitempty"`
+	Handlers    []string `yaml:"handlers" json:"handlers"`
+}
+
+// Secrets returns the connection's signing secrets, SigningSecret first.
+func (c *Connection) Secrets() []string {
+	var out []string
+	if c.SigningSecret != "" {
+		out = append(out, c.SigningSecret)
+	}
+	return append(out, c.SigningSecrets...)
+}
+
+// IsEnabled reports whether the connection accepts deliveries.
+func (c *Connection) IsEnabled() bool { return c.Enabled == nil || *c.Enabled }
+
+// DefaultPath is the canonical ingress path of the connection.
+func (c *Connection) DefaultPath() string { return "/webhooks/" + c.Type + "/" + c.Name }
+
+// Duration is a time.Duration that reads "5s", "1h" or a number of seconds.
+type Duration time.Duration
+
+// UnmarshalText parses a Go duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("duration %q: %w", b, err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalText writes the duration as a Go duration string.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// RetryPolicy is the backoff of SPEC §4.2. Zero fields take the defaults.
+type RetryPolicy struct {
+	MaxAttempts     int      `yaml:"max_attempts,omitempty" json:"max_attempts,omitempty"`
+	InitialInterval Duration `yaml:"initial_interval,omitempty" json:"initial_interval,omitempty"`
+	MaxInterval     Duration `yaml:"max_interval,omitempty" json:"max_interval,omitempty"`
+	Multiplier      float64  `yaml:"multiplier,omitempty" json:"multiplier,omitempty"`
+}
+
+// Retry policy defaults (SPEC §4.2).
+const (
+	DefaultMaxAttempts     = 8
+	DefaultInitialInterval = 5 * time.Second
+	DefaultMaxInterval     = time.Hour
+	DefaultMultiplier      = 2.0
+)
+
+// WithDefaults fills zero fields from over (if non-nil) and then the defaults.
+func (p *RetryPolicy) WithDefaults(over *RetryPolicy) RetryPolicy {
+	var out RetryPolicy
+	for _, src := range []*RetryPolicy{p, over} {
+		if src == nil {
+			continue
+		}
+		if out.MaxAttempts == 0 {
+			out.MaxAttempts = src.MaxAttempts
+		}
+		if out.InitialInterval == 0 {
+			out.InitialInterval = src.InitialInterval
+		}
+		if out.MaxInterval == 0 {
+			out.MaxInterval = src.MaxInterval
+		}
+		if out.Multiplier == 0 {
+			out.Multiplier = src.Multiplier
+		}
+	}
+	if out.MaxAttempts == 0 {
+		out.MaxAttempts = DefaultMaxAttempts
+	}
+	if out.InitialInterval == 0 {
+		out.InitialInterval = Duration(DefaultInitialInterval)
+	}
+	if out.MaxInterval == 0 {
+		out.MaxInterval = Duration(DefaultMaxInterval)
+	}
+	if out.Multiplier == 0 {
+		out.Multiplier = DefaultMultiplier
+	}
+	return out
+}
+
+// HandlerConfig declares a destination (SPEC §5 "handler").
+type HandlerConfig struct {
+	Name string `yaml:"name" json:"name"`
+	Type string `yaml:"type" json:"type"`
+	// http
+	URL           string            `yaml:"url,omitempty" json:"url,omitempty"`
+	Headers       map[string]string `yaml:"headers,omitempty" json:"headers,omitempty"`
+	Timeout       Duration          `yaml:"timeout,omitempty" json:"timeout,omitempty"`
+	SigningSecret string            `yaml:"signing_secret,omitempty" json:"-"`
+	// exec
+	Command []string          `yaml:"command,omitempty" json:"command,omitempty"`
+	Env     map[string]string `yaml:"env,omitempty" json:"env,omitempty"`
+	// brokers
+	Subject    string   `yaml:"subject,omitempty" json:"subject,omitempty"`
+	Brokers    []string `yaml:"brokers,omitempty" json:"brokers,omitempty"`
+	Topic      string   `yaml:"topic,omitempty" json:"topic,omitempty"`
+	Key        string   `yaml:"key,omitempty" json:"key,omitempty"`
+	Exchange   string   `yaml:"exchange,omitempty" json:"exchange,omitempty"`
+	RoutingKey string   `yaml:"routing_key,omitempty" json:"routing_key,omitempty"`
+	Stream     string   `yaml:"stream,omitempty" json:"stream,omitempty"`
+	// all
+	Retry       *RetryPolicy `yaml:"retry,omitempty" json:"retry,omitempty"`
+	Concurrency int          `yaml:"concurrency,omitempty" json:"concurrency,omitempty"`
+	RateLimit   float64      `yaml:"rate_limit,omitempty" json:"rate_limit,omitempty"`
+	Circuit     *Circuit     `yaml:"circuit,omitempty" json:"circuit,omitempty"`
+}
+
+// Circuit configures a handler's circuit breaker.
+type Circuit struct {
+	FailureThreshold int      `yaml:"failure_threshold,omitempty" json:"failure_threshold,omitempty"`
+	ResetTimeout     Duration `yaml:"reset_timeout,omitempty" json:"reset_timeout,omitempty"`
+}

@@ -1,0 +1,101 @@
+// Package hookgate holds the domain of the gateway: receipts, their states,
+// attempts, connections and routes, the error type, and the interfaces that the
+// subpackages implement (Store in store/, Verifier in verify/, Sender in handler/).
+//
+// The flow of one webhook is ingress → verify → store → dispatch → handler; each
+// step has its own package named after it.
+package hookgate
+
+import (
+	"net/http"
+	"time"
+)
+
+// Status is the state of a receipt (SPEC §4.1).
+type Status string
+
+// Receipt states. Every transition is persisted before it is published.
+const (
+	StatusReceived     Status = "received"
+	StatusDispatched   Status = "dispatched"
+	StatusAcknowledged Status = "acknowledged"
+	StatusFailed       Status = "failed"
+	StatusDead         Status = "dead"
+	StatusDuplicate    Status = "duplicate"
+	StatusFiltered     Status = "filtered"
+	StatusHeld         Status = "held"
+	StatusRejected     Status = "rejected"
+	StatusHandshake    Status = "handshake"
+)
+
+// Valid reports whether s is one of the known states.
+func (s Status) Valid() bool {
+	switch s {
+	case StatusReceived, StatusDispatched, StatusAcknowledged, StatusFailed, StatusDead,
+		StatusDuplicate, StatusFiltered, StatusHeld, StatusRejected, StatusHandshake:
+		return true
+	}
+	return false
+}
+
+// Receipt is the stored record of one delivery. Body holds the raw bytes
+// exactly as received; nothing is re-serialized.
+type Receipt struct {
+	ID             string
+	ConnectionType string
+	Connection     string
+	EventType      string
+	Nonce          string
+	IdempotencyKey string
+	Status         Status
+	Reason         string // reason code for rejected/dead receipts
+	DuplicateOf    string
+	ReceivedAt     time.Time
+	UpdatedAt      time.Time
+	Headers        http.Header
+	Body           []byte
+	SecretID       string
+	// Trace is the verification trace of a rejected receipt (JSON), empty otherwise.
+	Trace []byte
+
+	// Job fields: the receipt row is the dispatch job.
+	AttemptCount  int        // job attempts in the current round
+	Round         int        // incremented by every replay; attempts are grouped by round
+	NextAttemptAt *time.Time // nil when no job is pending
+
+	Attempts []Attempt
+	History  []Transition
+}
+
+// Outcome is the result of one attempt.
+type Outcome string
+
+// Attempt outcomes.
+const (
+	OutcomeSuccess Outcome = "success"
+	OutcomeFailure Outcome = "failure"
+	// OutcomeFatal is a failure the handler says must not be retried.
+	OutcomeFatal Outcome = "fatal"
+)
+
+// Attempt is one try of one handler for one receipt.
+type Attempt struct {
+	Handler    string
+	Round      int
+	Number     int
+	StartedAt  time.Time
+	FinishedAt time.Time
+	Outcome    Outcome
+	StatusCode int
+	Error      string
+}
+
+// Transition is one entry of a receipt's status history.
+type Transition struct {
+	ReceiptID  string
+	Connection string
+	From       Status
+	Status     Status
+	Reason     string
+	At         time.Time
+}

@@ -1,0 +1,86 @@
+package hookgate
+
+import (
+	"context"
+	"time"
+)
+
+// Store is the durable seam: receipts (which are also the dispatch jobs),
+// attempts, history, idempotency keys and run-time connections. Every
+// implementation must pass store/storetest.
+//
+// All methods that change a receipt's status also append the transition to its
+// history in the same transaction and return the transitions they wrote, so
+// that the caller can publish them after the commit, never before.
+type Store interface {
+	// Ingest writes a verified delivery: its idempotency key, the receipt and,
+	// when r.Status is StatusReceived, its dispatch job (due at r.ReceivedAt),
+	// all in one transaction. r.Status may also be StatusFiltered or
+	// StatusHeld (stored, no job). If the key was seen within ttl, the receipt
+	// is stored as StatusDuplicate with DuplicateOf set and no job. r.ID and
+	// r.ReceivedAt must be set; r.Status and r.DuplicateOf are updated. Any
+	// error means nothing was written and the caller must answer 503.
+	Ingest(ctx context.Context, r *Receipt, ttl time.Duration) (Transition, error)
+
+	// Record writes a receipt that is not a job (rejected, handshake).
+	Record(ctx context.Context, r *Receipt) (Transition, error)
+
+	// Receipt returns one receipt with its attempts and history, or an error
+	// with code ENotFound.
+	Receipt(ctx context.Context, id string) (*Receipt, error)
+
+	// Receipts lists receipts newest first, without body, headers, attempts
+	// or history. The returned cursor is empty on the last page.
+	Receipts(ctx context.Context, f ReceiptFilter) ([]*Receipt, string, error)
+
+	// Claim leases up to limit receipts whose job is due (NextAttemptAt <= now)
+	// and whose lease is free or expired, to owner until now+lease, and moves
+	// them to StatusDispatched. A receipt is never leased to two owners at
+	// once. Claimed receipts carry headers, body and their attempts.
+	Claim(ctx context.Context, owner string, limit int, now time.Time, lease time.Duration) ([]*Receipt, []Transition, error)
+
+	// Complete records the attempts of a claimed job and its outcome, and
+	// releases the lease. It fails with ENotFound-coded error if owner no
+	// longer holds the lease (the job was taken over), writing nothing.
+	Complete(ctx context.Context, owner string, c Completion) ([]Transition, error)
+
+	// Replay schedules a receipt for dispatch again (new round, attempt
+	// count reset). Rejected and duplicate receipts are refused (EConflict).
+	Replay(ctx context.Context, id string, now time.Time) (Transition, error)
+
+	// PruneIdempotencyKeys deletes keys that expired before now.
+	PruneIdempotencyKeys(ctx context.Context, now time.Time) (int64, error)
+
+	// Connections stored at run time.
+	CreateConnection(ctx context.Context, c *Connection) error
+	UpdateConnection(ctx context.Context, c *Connection) error
+	DeleteConnection(ctx context.Context, typ, name string) error
+	Connections(ctx context.Context) ([]*Connection, error)
+
+	// Ping checks that storage answers (readiness).
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// ReceiptFilter selects receipts for listing.
+type ReceiptFilter struct {
+	Connection string
+	Status     Status
+	EventType  string
+	Since      time.Time
+	Until      time.Time
+	Limit      int
+	Cursor     string
+}
+
+// Completion is the result of one dispatch of a claimed receipt.
+type Completion struct {
+	ReceiptID string
+	Attempts  []Attempt
+	// Status is the new state: acknowledged, failed (retry at NextAttemptAt),
+	// dead, filtered or held.
+	Status        Status
+	Reason        string
+	NextAttemptAt *time.Time
+	At            time.Time
+}
