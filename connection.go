@@ -118,10 +118,11 @@ const (
 	DefaultMultiplier      = 2.0
 )
 
-// WithDefaults fills zero fields from over (if non-nil) and then the defaults.
-func (p *RetryPolicy) WithDefaults(over *RetryPolicy) RetryPolicy {
+// WithDefaults fills zero fields from each of fallbacks in turn (nil ones
+// are skipped) and then from the SPEC defaults. p may be nil.
+func (p *RetryPolicy) WithDefaults(fallbacks ...*RetryPolicy) RetryPolicy {
 	var out RetryPolicy
-	for _, src := range []*RetryPolicy{p, over} {
+	for _, src := range append([]*RetryPolicy{p}, fallbacks...) {
 		if src == nil {
 			continue
 		}

@@ -1,0 +1,438 @@
+// Package admin is the admin API of SPEC §6 on its own listener: connections,
+// receipts, replay, the live event stream, health, and the OpenAPI document.
+// Every route is in one ServeMux table in Routes.
+package admin
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	_ "embed"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/hookgate/hookgate"
+	"github.com/hookgate/hookgate/events"
+)
+
+// Gateway is what the admin API manages; *gateway.Gateway implements it.
+type Gateway interface {
+	Store() hookgate.Store
+	Events() *events.Bus
+	Connections() []*hookgate.Connection
+	Connection(typ, name string) (*hookgate.Connection, error)
+	AddConnection(ctx context.Context, c *hookgate.Connection) error
+	UpdateConnection(ctx context.Context, c *hookgate.Connection) error
+	DeleteConnection(ctx context.Context, typ, name string) error
+	Replay(ctx context.Context, id string) (hookgate.Transition, error)
+	Handlers() []HandlerInfo
+}
+
+// HandlerInfo describes a configured handler.
+type HandlerInfo struct {
+	Name string `json:"name"`
+	Type string `json:"type"`
+}
+
+// API serves the admin routes.
+type API struct {
+	GW     Gateway
+	Token  string // empty: no token required (loopback-only listeners)
+	Logger *slog.Logger
+}
+
+//go:embed openapi.json
+var openAPI []byte
+
+// Routes returns the admin handler.
+func (a *API) Routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", a.healthz)
+	mux.HandleFunc("GET /readyz", a.readyz)
+	mux.HandleFunc("GET /api/openapi.json", a.openapi)
+	mux.HandleFunc("POST /api/v1/connections", a.createConnection)
+	mux.HandleFunc("GET /api/v1/connections", a.listConnections)
+	mux.HandleFunc("GET /api/v1/connections/{type}/{name}", a.getConnection)
+	mux.HandleFunc("PATCH /api/v1/connections/{type}/{name}", a.patchConnection)
+	mux.HandleFunc("DELETE /api/v1/connections/{type}/{name}", a.deleteConnection)
+	mux.HandleFunc("GET /api/v1/receipts", a.listReceipts)
+	mux.HandleFunc("GET /api/v1/receipts/{id}", a.getReceipt)
+	mux.HandleFunc("POST /api/v1/receipts/{id}/replay", a.replayReceipt)
+	mux.HandleFunc("GET /api/v1/handlers", a.listHandlers)
+	mux.HandleFunc("GET /api/v1/events", a.streamEvents)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		Error(w, hookgate.Errorf(hookgate.ENotFound, "no admin route %s %s", r.Method, r.URL.Path))
+	})
+	return a.authenticate(mux)
+}
+
+// authenticate requires "Authorization: Bearer <token>" on everything but
+// the health probes.
+func (a *API) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a.Token != "" && r.URL.Path != "/healthz" && r.URL.Path != "/readyz" {
+			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(a.Token)) != 1 {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="hookgate-admin"`)
+				Error(w, hookgate.Errorf(hookgate.EAdminAuth, "a valid admin bearer token is required"))
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Error writes err as the JSON error body of SPEC §2 with its status.
+func Error(w http.ResponseWriter, err error) {
+	writeJSON(w, hookgate.ErrorStatus(err), map[string]string{"error": hookgate.ErrorCode(err), "message": hookgate.ErrorMessage(err)})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func (a *API) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (a *API) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := a.GW.Store().Ping(ctx); err != nil {
+		a.Logger.Warn("readiness: storage does not answer", "err", err)
+		Error(w, hookgate.Errorf(hookgate.EUnavailable, "storage does not answer"))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func (a *API) openapi(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(openAPI)
+}
+
+// maxAdminBody bounds admin request bodies.
+const maxAdminBody = 1 << 20
+
+func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxAdminBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return hookgate.Errorf(hookgate.EInvalid, "request body: %v", err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return hookgate.Errorf(hookgate.EInvalid, "request body: data after the JSON object")
+	}
+	return nil
+}
+
+// connectionView is a connection as the API shows it: secrets only by id
+// and fingerprint, credentials never.
+type connectionView struct {
+	hookgate.Connection
+	SigningSecret  string       `json:"signing_secret,omitempty"`
+	SigningSecrets []string     `json:"signing_secrets,omitempty"`
+	BasicAuth      any          `json:"basic_auth,omitempty"`
+	APIKey         any          `json:"api_key,omitempty"`
+	Secrets        []secretView `json:"secrets"`
+	Paths          []string     `json:"paths"`
+}
+
+func sortViews(vs []connectionView) {
+	slices.SortFunc(vs, func(a, b connectionView) int {
+		return strings.Compare(a.Type+"/"+a.Name, b.Type+"/"+b.Name)
+	})
+}
+
+type secretView struct {
+	ID          string `json:"id"`
+	Fingerprint string `json:"fingerprint"`
+}
+
+// Fingerprint identifies a secret without revealing it.
+func Fingerprint(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return "sha256:" + hex.EncodeToString(sum[:4])
+}
+
+func viewConnection(c *hookgate.Connection) connectionView {
+	v := connectionView{Connection: *c, Paths: []string{c.DefaultPath()}, Secrets: []secretView{}}
+	for i, s := range c.Secrets() {
+		v.Secrets = append(v.Secrets, secretView{ID: fmt.Sprintf("secret-%d", i+1), Fingerprint: Fingerprint(s)})
+	}
+	if c.BasicAuth != nil {
+		v.BasicAuth = map[string]string{"username": c.BasicAuth.Username}
+	}
+	if c.APIKey != nil {
+		v.APIKey = map[string]string{"header": c.APIKey.Header, "fingerprint": Fingerprint(c.APIKey.Value)}
+	}
+	if c.Path != "" {
+		v.Paths = append(v.Paths, c.Path)
+	}
+	return v
+}
+
+func (a *API) createConnection(w http.ResponseWriter, r *http.Request) {
+	var c hookgate.Connection
+	if err := decode(w, r, &c); err != nil {
+		Error(w, err)
+		return
+	}
+	if c.Type == "" || c.Name == "" {
+		Error(w, hookgate.Errorf(hookgate.EInvalid, "type and name are required"))
+		return
+	}
+	if err := a.GW.AddConnection(r.Context(), &c); err != nil {
+		Error(w, err)
+		return
+	}
+	a.Logger.Info("connection registered", "type", c.Type, "name", c.Name)
+	writeJSON(w, http.StatusCreated, viewConnection(&c))
+}
+
+func (a *API) listConnections(w http.ResponseWriter, r *http.Request) {
+	cs := a.GW.Connections()
+	out := make([]connectionView, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, viewConnection(c))
+	}
+	sortViews(out)
+	writeJSON(w, http.StatusOK, map[string]any{"connections": out})
+}
+
+func (a *API) getConnection(w http.ResponseWriter, r *http.Request) {
+	c, err := a.GW.Connection(r.PathValue("type"), r.PathValue("name"))
+	if err != nil {
+		Error(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, viewConnection(c))
+}
+
+// patchConnection merges the given fields into the connection: fields absent
+// from the body keep their value.
+func (a *API) patchConnection(w http.ResponseWriter, r *http.Request) {
+	cur, err := a.GW.Connection(r.PathValue("type"), r.PathValue("name"))
+	if err != nil {
+		Error(w, err)
+		return
+	}
+	next := *cur
+	if err := decode(w, r, &next); err != nil {
+		Error(w, err)
+		return
+	}
+	if next.Type != cur.Type || next.Name != cur.Name {
+		Error(w, hookgate.Errorf(hookgate.EInvalid, "type and name cannot change; register a new connection"))
+		return
+	}
+	if err := a.GW.UpdateConnection(r.Context(), &next); err != nil {
+		Error(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, viewConnection(&next))
+}
+
+func (a *API) deleteConnection(w http.ResponseWriter, r *http.Request) {
+	if err := a.GW.DeleteConnection(r.Context(), r.PathValue("type"), r.PathValue("name")); err != nil {
+		Error(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// TimeFormat is the receipt timestamp format of SPEC §6 (microseconds, UTC).
+const TimeFormat = "2006-01-02T15:04:05.000000Z"
+
+func ts(t time.Time) string { return t.UTC().Format(TimeFormat) }
+
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// ReceiptJSON renders a receipt as SPEC §6 "Receipt JSON". full adds
+// headers, body, attempts and history.
+func ReceiptJSON(rc *hookgate.Receipt, full bool) map[string]any {
+	m := map[string]any{
+		"id":              rc.ID,
+		"connection":      rc.Connection,
+		"connection_type": rc.ConnectionType,
+		"event_type":      rc.EventType,
+		"nonce":           rc.Nonce,
+		"idempotency_key": rc.IdempotencyKey,
+		"status":          rc.Status,
+		"reason":          nullable(rc.Reason),
+		"duplicate_of":    nullable(rc.DuplicateOf),
+		"received_at":     ts(rc.ReceivedAt),
+		"secret_id":       nullable(rc.SecretID),
+	}
+	if !full {
+		return m
+	}
+	headers := rc.Headers
+	if headers == nil {
+		headers = http.Header{}
+	}
+	m["headers"] = headers
+	m["body"], m["body_base64"] = nil, nil
+	if rc.Body != nil {
+		if utf8.Valid(rc.Body) {
+			m["body"] = string(rc.Body)
+		} else {
+			m["body_base64"] = base64.StdEncoding.EncodeToString(rc.Body)
+		}
+	}
+	attempts := make([]map[string]any, 0, len(rc.Attempts))
+	for _, at := range rc.Attempts {
+		var code any
+		if at.StatusCode != 0 {
+			code = at.StatusCode
+		}
+		attempts = append(attempts, map[string]any{
+			"handler": at.Handler, "number": at.Number,
+			"started_at": ts(at.StartedAt), "finished_at": ts(at.FinishedAt),
+			"outcome": at.Outcome, "status_code": code, "error": nullable(at.Error),
+		})
+	}
+	m["attempts"] = attempts
+	history := make([]map[string]any, 0, len(rc.History))
+	for _, h := range rc.History {
+		e := map[string]any{"status": h.Status, "at": ts(h.At)}
+		if h.Reason != "" {
+			e["reason"] = h.Reason
+		}
+		history = append(history, e)
+	}
+	m["history"] = history
+	if len(rc.Trace) > 0 {
+		m["trace"] = json.RawMessage(rc.Trace)
+	}
+	return m
+}
+
+func (a *API) listReceipts(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := hookgate.ReceiptFilter{
+		Connection: q.Get("connection"),
+		Status:     hookgate.Status(q.Get("status")),
+		EventType:  q.Get("event_type"),
+		Cursor:     q.Get("cursor"),
+	}
+	if f.Status != "" && !f.Status.Valid() {
+		Error(w, hookgate.Errorf(hookgate.EInvalid, "unknown status %q", f.Status))
+		return
+	}
+	var err error
+	for name, dst := range map[string]*time.Time{"since": &f.Since, "until": &f.Until} {
+		if v := q.Get(name); v != "" {
+			if *dst, err = time.Parse(time.RFC3339Nano, v); err != nil {
+				Error(w, hookgate.Errorf(hookgate.EInvalid, "%s must be an RFC 3339 time", name))
+				return
+			}
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		if f.Limit, err = strconv.Atoi(v); err != nil || f.Limit < 1 || f.Limit > 500 {
+			Error(w, hookgate.Errorf(hookgate.EInvalid, "limit must be a number from 1 to 500"))
+			return
+		}
+	}
+	rs, next, err := a.GW.Store().Receipts(r.Context(), f)
+	if err != nil {
+		Error(w, err)
+		return
+	}
+	out := make([]map[string]any, 0, len(rs))
+	for _, rc := range rs {
+		out = append(out, ReceiptJSON(rc, false))
+	}
+	body := map[string]any{"receipts": out}
+	if next != "" {
+		body["next_cursor"] = next
+	}
+	writeJSON(w, http.StatusOK, body)
+}
+
+func (a *API) getReceipt(w http.ResponseWriter, r *http.Request) {
+	rc, err := a.GW.Store().Receipt(r.Context(), r.PathValue("id"))
+	if err != nil {
+		Error(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, ReceiptJSON(rc, true))
+}
+
+func (a *API) replayReceipt(w http.ResponseWriter, r *http.Request) {
+	tr, err := a.GW.Replay(r.Context(), r.PathValue("id"))
+	if err != nil {
+		Error(w, err)
+		return
+	}
+	a.Logger.Info("receipt replayed", "receipt", tr.ReceiptID)
+	writeJSON(w, http.StatusAccepted, map[string]any{"id": tr.ReceiptID, "status": tr.Status})
+}
+
+func (a *API) listHandlers(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"handlers": a.GW.Handlers()})
+}
+
+// streamEvents is the Server-Sent Events stream of receipt transitions.
+func (a *API) streamEvents(w http.ResponseWriter, r *http.Request) {
+	fl, ok := w.(http.Flusher)
+	if !ok {
+		Error(w, hookgate.Errorf(hookgate.EInternal, "streaming unsupported"))
+		return
+	}
+	ch, cancel := a.GW.Events().Subscribe(256)
+	defer cancel()
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	_, _ = io.WriteString(w, ": connected\n\n")
+	fl.Flush()
+	keepalive := time.NewTicker(15 * time.Second)
+	defer keepalive.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-keepalive.C:
+			_, _ = io.WriteString(w, ": keepalive\n\n")
+			fl.Flush()
+		case t, ok := <-ch:
+			if !ok {
+				return
+			}
+			b, _ := json.Marshal(TransitionJSON(t))
+			fmt.Fprintf(w, "event: receipt.status_transitioned\ndata: %s\n\n", b)
+			fl.Flush()
+		}
+	}
+}
+
+// TransitionJSON renders a receipt.status_transitioned event.
+func TransitionJSON(t hookgate.Transition) map[string]any {
+	return map[string]any{
+		"receipt_id": t.ReceiptID, "connection": t.Connection,
+		"from": nullable(string(t.From)), "status": t.Status,
+		"reason": nullable(t.Reason), "at": ts(t.At),
+	}
+}

@@ -1,0 +1,203 @@
+// Package config reads hookgate's YAML configuration (SPEC §5): strict
+// decoding into typed structs (unknown keys are errors), ${ENV} expansion and
+// defaults.
+package config
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/goccy/go-yaml"
+
+	"github.com/hookgate/hookgate"
+)
+
+// Config is the whole file. Zero values take the defaults of Default.
+type Config struct {
+	Listen         string                   `yaml:"listen"`
+	TLS            *TLS                     `yaml:"tls,omitempty"`
+	PublicBaseURL  string                   `yaml:"public_base_url,omitempty"`
+	TrustedProxies []string                 `yaml:"trusted_proxies,omitempty"`
+	Admin          Admin                    `yaml:"admin"`
+	Storage        Storage                  `yaml:"storage"`
+	Webhooks       Webhooks                 `yaml:"webhooks"`
+	Dispatch       Dispatch                 `yaml:"dispatch"`
+	Log            Log                      `yaml:"log"`
+	Connections    []hookgate.Connection    `yaml:"connections,omitempty"`
+	Handlers       []hookgate.HandlerConfig `yaml:"handlers,omitempty"`
+	// SigningSecret is hookgate's own Standard Webhooks secret used by http
+	// handlers that do not set their own (whsec_… or raw).
+	SigningSecret string `yaml:"signing_secret,omitempty"`
+}
+
+// TLS enables HTTPS on the public listener.
+type TLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// Admin is the admin listener.
+type Admin struct {
+	Listen string `yaml:"listen"`
+	Token  string `yaml:"token,omitempty"`
+}
+
+// Storage selects the database.
+type Storage struct {
+	URL string `yaml:"url"`
+}
+
+// Webhooks are the ingress defaults, overridable per connection.
+type Webhooks struct {
+	Enabled               *bool `yaml:"enabled,omitempty"`
+	ReplayWindowSeconds   int   `yaml:"replay_window_seconds"`
+	MaxPayloadBytes       int64 `yaml:"max_payload_bytes"`
+	IdempotencyTTLSeconds int   `yaml:"idempotency_ttl_seconds"`
+	RetentionDays         int   `yaml:"retention_days"`
+}
+
+// Dispatch tunes the workers.
+type Dispatch struct {
+	// Workers is how many receipts are dispatched at once.
+	Workers int `yaml:"workers"`
+	// Lease is how long a claimed job is held before another worker may
+	// take it over (it must exceed the slowest route's handlers).
+	Lease hookgate.Duration `yaml:"lease"`
+	// PollInterval is how often workers look for due retries when idle.
+	PollInterval hookgate.Duration `yaml:"poll_interval"`
+	// Retry is the server-wide default retry policy.
+	Retry *hookgate.RetryPolicy `yaml:"retry,omitempty"`
+}
+
+// Log configures the structured logger.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // text or json
+}
+
+// Default returns the configuration of `hookgate serve` without --config.
+func Default() *Config {
+	t := true
+	return &Config{
+		Listen:  ":8080",
+		Admin:   Admin{Listen: "127.0.0.1:8081"},
+		Storage: Storage{URL: "sqlite://hookgate.db"},
+		Webhooks: Webhooks{
+			Enabled:               &t,
+			ReplayWindowSeconds:   300,
+			MaxPayloadBytes:       1 << 20,
+			IdempotencyTTLSeconds: 86400,
+			RetentionDays:         30,
+		},
+		Dispatch: Dispatch{
+			Workers:      8,
+			Lease:        hookgate.Duration(5 * 60e9),
+			PollInterval: hookgate.Duration(1e9),
+		},
+		Log: Log{Level: "info", Format: "text"},
+	}
+}
+
+// Load reads, expands and decodes a file over the defaults. It returns the
+// names of environment variables that were referenced but unset, so callers
+// can say why a secret is empty.
+func Load(path string) (*Config, []string, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(raw)
+}
+
+// Parse decodes YAML bytes over the defaults.
+func Parse(raw []byte) (*Config, []string, error) {
+	expanded, missing := Expand(raw, os.LookupEnv)
+	cfg := Default()
+	if len(bytes.TrimSpace(expanded)) > 0 {
+		if err := yaml.UnmarshalWithOptions(expanded, cfg, yaml.DisallowUnknownField()); err != nil {
+			return nil, missing, fmt.Errorf("parse config: %s", yaml.FormatError(err, false, true))
+		}
+	}
+	cfg.fillDefaults()
+	return cfg, missing, nil
+}
+
+func (c *Config) fillDefaults() {
+	d := Default()
+	if c.Listen == "" {
+		c.Listen = d.Listen
+	}
+	if c.Admin.Listen == "" {
+		c.Admin.Listen = d.Admin.Listen
+	}
+	if c.Storage.URL == "" {
+		c.Storage.URL = d.Storage.URL
+	}
+	if c.Webhooks.Enabled == nil {
+		c.Webhooks.Enabled = d.Webhooks.Enabled
+	}
+	if c.Webhooks.ReplayWindowSeconds == 0 {
+		c.Webhooks.ReplayWindowSeconds = d.Webhooks.ReplayWindowSeconds
+	}
+	if c.Webhooks.MaxPayloadBytes == 0 {
+		c.Webhooks.MaxPayloadBytes = d.Webhooks.MaxPayloadBytes
+	}
+	if c.Webhooks.IdempotencyTTLSeconds == 0 {
+		c.Webhooks.IdempotencyTTLSeconds = d.Webhooks.IdempotencyTTLSeconds
+	}
+	if c.Webhooks.RetentionDays == 0 {
+		c.Webhooks.RetentionDays = d.Webhooks.RetentionDays
+	}
+	if c.Dispatch.Workers == 0 {
+		c.Dispatch.Workers = d.Dispatch.Workers
+	}
+	if c.Dispatch.Lease == 0 {
+		c.Dispatch.Lease = d.Dispatch.Lease
+	}
+	if c.Dispatch.PollInterval == 0 {
+		c.Dispatch.PollInterval = d.Dispatch.PollInterval
+	}
+	if c.Log.Level == "" {
+		c.Log.Level = d.Log.Level
+	}
+	if c.Log.Format == "" {
+		c.Log.Format = d.Log.Format
+	}
+	for i := range c.Connections {
+		c.Connections[i].ReadOnly = true
+	}
+}
+
+var envRef = regexp.MustCompile(`\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}`)
+
+// Expand replaces ${NAME} and ${NAME:-default} with values from lookup; "$$"
+// stands for a literal "$". Plain $NAME is left alone so that secrets and
+// expressions containing "$" survive. It returns the unset names, sorted.
+func Expand(raw []byte, lookup func(string) (string, bool)) ([]byte, []string) {
+	missing := map[string]bool{}
+	out := envRef.ReplaceAllFunc(raw, func(m []byte) []byte {
+		if string(m) == "$$" {
+			return []byte("$")
+		}
+		sub := envRef.FindSubmatch(m)
+		name := string(sub[1])
+		if v, ok := lookup(name); ok && v != "" {
+			return []byte(v)
+		}
+		if sub[2] != nil || strings.Contains(string(m), ":-") {
+			return sub[2]
+		}
+		missing[name] = true
+		return nil
+	})
+	names := make([]string, 0, len(missing))
+	for n := range missing {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return out, names
+}

@@ -1,0 +1,95 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseDefaultsAndKeys(t *testing.T) {
+	t.Setenv("HG_TEST_SECRET", "s3cret")
+	cfg, missing, err := Parse([]byte(`
+listen: ":9000"
+webhooks:
+  replay_window_seconds: 60
+connections:
+  - type: github
+    name: primary
+    signing_secrets: ["${HG_TEST_SECRET}", "${HG_TEST_UNSET}"]
+    retry: {max_attempts: 3, initial_interval: 2s}
+    routes:
+      - events: ["pull_request"]
+        handlers: [pr]
+handlers:
+  - name: pr
+    type: http
+    url: http://127.0.0.1:9/pr
+    timeout: 3s
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(missing) != 1 || missing[0] != "HG_TEST_UNSET" {
+		t.Errorf("missing = %v", missing)
+	}
+	c := cfg.Connections[0]
+	if c.SigningSecrets[0] != "s3cret" || c.SigningSecrets[1] != "" {
+		t.Errorf("secrets not expanded: %q", c.SigningSecrets)
+	}
+	if !c.ReadOnly {
+		t.Error("file connections must be read-only")
+	}
+	if c.Retry.MaxAttempts != 3 || time.Duration(c.Retry.InitialInterval) != 2*time.Second {
+		t.Errorf("retry = %+v", c.Retry)
+	}
+	if time.Duration(cfg.Handlers[0].Timeout) != 3*time.Second {
+		t.Errorf("timeout = %v", cfg.Handlers[0].Timeout)
+	}
+	if cfg.Listen != ":9000" || cfg.Webhooks.ReplayWindowSeconds != 60 {
+		t.Errorf("explicit values lost: %+v", cfg)
+	}
+	// Defaults of SPEC §5.
+	if cfg.Admin.Listen != "127.0.0.1:8081" || cfg.Storage.URL != "sqlite://hookgate.db" ||
+		!*cfg.Webhooks.Enabled || cfg.Webhooks.MaxPayloadBytes != 1048576 ||
+		cfg.Webhooks.IdempotencyTTLSeconds != 86400 || cfg.Webhooks.RetentionDays != 30 {
+		t.Errorf("defaults wrong: %+v", cfg)
+	}
+}
+
+func TestParseRejectsUnknownKeys(t *testing.T) {
+	for _, doc := range []string{
+		"bogus: 1\n",
+		"webhooks:\n  replay_window: 5\n",
+		"connections:\n  - type: github\n    name: x\n    secret: y\n",
+	} {
+		if _, _, err := Parse([]byte(doc)); err == nil || !strings.Contains(err.Error(), "unknown field") {
+			t.Errorf("%q: want unknown field error, got %v", doc, err)
+		}
+	}
+}
+
+func TestParseEmptyIsDefault(t *testing.T) {
+	cfg, _, err := Parse(nil)
+	if err != nil || cfg.Listen != ":8080" {
+		t.Fatalf("cfg=%+v err=%v", cfg, err)
+	}
+}
+
+func TestWebhooksCanBeDisabled(t *testing.T) {
+	cfg, _, err := Parse([]byte("webhooks:\n  enabled: false\n"))
+	if err != nil || *cfg.Webhooks.Enabled {
+		t.Fatalf("enabled should be false: %v", err)
+	}
+}
+
+func TestExpand(t *testing.T) {
+	env := map[string]string{"A": "alpha", "EMPTY": ""}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	out, missing := Expand([]byte("x: ${A} y: ${B:-dflt} z: ${C} w: $$HOME v: $PLAIN e: ${EMPTY:-d}"), lookup)
+	if string(out) != "x: alpha y: dflt z:  w: $HOME v: $PLAIN e: d" {
+		t.Errorf("got %q", out)
+	}
+	if len(missing) != 1 || missing[0] != "C" {
+		t.Errorf("missing = %v", missing)
+	}
+}

@@ -1,0 +1,265 @@
+// Package dispatch takes due receipts from the store and delivers them to
+// their route's handlers: leases, retry with backoff and jitter, dead-lettering.
+// The receipt row is the job; there is no second queue.
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/hookgate/hookgate"
+)
+
+// Target is one handler of a receipt's route, resolved.
+type Target struct {
+	Name    string
+	Sender  hookgate.Sender
+	Retry   hookgate.RetryPolicy // defaults applied
+	Timeout time.Duration
+}
+
+// Planner resolves what to do with a receipt now. It returns the ordered
+// targets of the matching routes, or a status that ends dispatch without
+// calling anyone: StatusFiltered (no route matches any more) or StatusHeld
+// (the connection is paused). An error means the receipt cannot be
+// dispatched (e.g. its connection was removed) and goes to dead.
+type Planner interface {
+	Plan(r *hookgate.Receipt) ([]Target, hookgate.Status, error)
+}
+
+// Publisher receives transitions after they are committed.
+type Publisher interface {
+	Publish(hookgate.Transition)
+}
+
+// Dispatcher runs the workers.
+type Dispatcher struct {
+	Store   hookgate.Store
+	Planner Planner
+	Events  Publisher
+	Logger  *slog.Logger
+	Now     func() time.Time
+	// Owner identifies this process's leases.
+	Owner string
+	// Workers bounds receipts in flight.
+	Workers int
+	// Lease is how long a claim lasts before another worker may take over.
+	Lease time.Duration
+	// PollInterval is the idle wake-up for due retries.
+	PollInterval time.Duration
+	// Jitter returns a number in [0,1); nil uses math/rand.
+	Jitter func() float64
+
+	wakeOnce sync.Once
+	wake     chan struct{}
+}
+
+func (d *Dispatcher) init() {
+	d.wakeOnce.Do(func() { d.wake = make(chan struct{}, 1) })
+}
+
+// Notify wakes an idle dispatcher because a job was committed.
+func (d *Dispatcher) Notify() {
+	d.init()
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run dispatches until ctx is cancelled, then waits for receipts in flight.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	d.init()
+	workers := max(d.Workers, 1)
+	sem := make(chan struct{}, workers)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	done := make(chan struct{}, workers)
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		free := workers - len(sem)
+		claimed := 0
+		if free > 0 {
+			rs, trs, err := d.Store.Claim(ctx, d.Owner, free, d.Now(), d.Lease)
+			if err != nil && ctx.Err() == nil {
+				d.Logger.Error("claim receipts", "err", err)
+			}
+			d.publish(trs)
+			claimed = len(rs)
+			for _, r := range rs {
+				sem <- struct{}{}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					// In-flight work finishes with its own deadline even
+					// when shutdown begins, so the lease is released cleanly.
+					d.Process(context.WithoutCancel(ctx), r)
+					<-sem
+					select {
+					case done <- struct{}{}:
+					default:
+					}
+				}()
+			}
+		}
+		if claimed > 0 && claimed == free {
+			// Possibly more work: claim again as soon as a slot frees.
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-done:
+			}
+			continue
+		}
+		timer.Reset(d.PollInterval)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-d.wake:
+		case <-done:
+		case <-timer.C:
+		}
+	}
+}
+
+// RunOnce claims one batch and dispatches it synchronously. Tests and
+// `hookgate` maintenance commands call it directly.
+func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
+	rs, trs, err := d.Store.Claim(ctx, d.Owner, max(d.Workers, 1), d.Now(), d.Lease)
+	if err != nil {
+		return 0, fmt.Errorf("claim receipts: %w", err)
+	}
+	d.publish(trs)
+	var wg sync.WaitGroup
+	for _, r := range rs {
+		wg.Add(1)
+		go func() { defer wg.Done(); d.Process(ctx, r) }()
+	}
+	wg.Wait()
+	return len(rs), nil
+}
+
+// Process dispatches one claimed receipt and records the outcome.
+func (d *Dispatcher) Process(ctx context.Context, r *hookgate.Receipt) {
+	c := d.attempt(ctx, r)
+	trs, err := d.Store.Complete(ctx, d.Owner, c)
+	if err != nil {
+		if hookgate.ErrorCode(err) == hookgate.EConflict {
+			d.Logger.Warn("lease lost before completion; another worker owns the receipt", "receipt", r.ID)
+			return
+		}
+		d.Logger.Error("complete receipt; it will be retried when its lease expires", "receipt", r.ID, "err", err)
+		return
+	}
+	d.publish(trs)
+	d.Logger.Info("receipt dispatched", "receipt", r.ID, "connection", r.Connection,
+		"event_type", r.EventType, "status", c.Status, "reason", c.Reason)
+}
+
+func (d *Dispatcher) attempt(ctx context.Context, r *hookgate.Receipt) hookgate.Completion {
+	c := hookgate.Completion{ReceiptID: r.ID}
+	targets, status, err := d.Planner.Plan(r)
+	if err != nil {
+		c.Status, c.Reason, c.At = hookgate.StatusDead, "not dispatchable: "+err.Error(), d.Now()
+		return c
+	}
+	if status != "" {
+		c.Status, c.At = status, d.Now()
+		return c
+	}
+	done := map[string]bool{}
+	for _, a := range r.Attempts {
+		if a.Round == r.Round && a.Outcome == hookgate.OutcomeSuccess {
+			done[a.Handler] = true
+		}
+	}
+	number := r.AttemptCount + 1
+	var retryable, fatal []Target
+	var firstErr string
+	for _, t := range targets {
+		if done[t.Name] {
+			continue // succeeded earlier in this round; at-least-once, not at-least-twice
+		}
+		a := d.call(ctx, r, t, number)
+		c.Attempts = append(c.Attempts, a)
+		switch a.Outcome {
+		case hookgate.OutcomeFailure:
+			retryable = append(retryable, t)
+		case hookgate.OutcomeFatal:
+			fatal = append(fatal, t)
+		}
+		if a.Outcome != hookgate.OutcomeSuccess && firstErr == "" {
+			firstErr = t.Name + ": " + a.Error
+		}
+	}
+	c.At = d.Now()
+	switch {
+	case len(fatal) > 0:
+		c.Status, c.Reason = hookgate.StatusDead, "not retryable: "+firstErr
+	case len(retryable) > 0:
+		p := retryable[0].Retry
+		if number >= p.MaxAttempts {
+			c.Status, c.Reason = hookgate.StatusDead, fmt.Sprintf("retries exhausted after %d attempts: %s", number, firstErr)
+			break
+		}
+		next := c.At.Add(d.Backoff(p, number))
+		c.Status, c.Reason, c.NextAttemptAt = hookgate.StatusFailed, firstErr, &next
+	default:
+		c.Status = hookgate.StatusAcknowledged
+	}
+	return c
+}
+
+func (d *Dispatcher) call(ctx context.Context, r *hookgate.Receipt, t Target, number int) (a hookgate.Attempt) {
+	a = hookgate.Attempt{Handler: t.Name, Round: r.Round, Number: number, StartedAt: d.Now()}
+	if t.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, t.Timeout)
+		defer cancel()
+	}
+	defer func() {
+		// A panicking Go handler is a failed attempt, not a dead worker.
+		if p := recover(); p != nil {
+			a.Outcome, a.Error, a.FinishedAt = hookgate.OutcomeFailure, fmt.Sprintf("handler panicked: %v", p), d.Now()
+		}
+	}()
+	code, retry, err := t.Sender.Send(ctx, r)
+	a.FinishedAt, a.StatusCode = d.Now(), code
+	switch {
+	case err == nil:
+		a.Outcome = hookgate.OutcomeSuccess
+	case retry || errors.Is(err, context.DeadlineExceeded):
+		a.Outcome, a.Error = hookgate.OutcomeFailure, err.Error()
+	default:
+		a.Outcome, a.Error = hookgate.OutcomeFatal, err.Error()
+	}
+	return a
+}
+
+// Backoff is the wait before attempt n+1 after n failed attempts:
+// initial × multiplier^(n-1), capped at max, with ±20% jitter (never above max).
+func (d *Dispatcher) Backoff(p hookgate.RetryPolicy, n int) time.Duration {
+	base := float64(p.InitialInterval) * math.Pow(p.Multiplier, float64(n-1))
+	if limit := float64(p.MaxInterval); base > limit || math.IsInf(base, 0) {
+		base = limit
+	}
+	j := rand.Float64
+	if d.Jitter != nil {
+		j = d.Jitter
+	}
+	wait := base * (0.8 + 0.4*j())
+	return time.Duration(min(wait, float64(p.MaxInterval)))
+}
+
+func (d *Dispatcher) publish(trs []hookgate.Transition) {
+	for _, t := range trs {
+		d.Events.Publish(t)
+	}
+}

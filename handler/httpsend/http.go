@@ -1,0 +1,110 @@
+// Package httpsend is the "http" handler: it forwards the raw body to a URL
+// with hookgate's headers and a Standard Webhooks signature, so internal
+// services verify one scheme whatever the provider was.
+package httpsend
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/hookgate/hookgate"
+	"github.com/hookgate/hookgate/verify"
+)
+
+// Headers hookgate adds to every forwarded request (SPEC §4.3).
+const (
+	HeaderReceiptID      = "Hookgate-Receipt-Id"
+	HeaderIdempotencyKey = "Idempotency-Key"
+	HeaderEventType      = "Hookgate-Event-Type"
+	HeaderConnection     = "Hookgate-Connection"
+)
+
+// Sender posts receipts to URL.
+type Sender struct {
+	URL     string
+	Headers map[string]string
+	// Signer signs with Standard Webhooks headers; nil sends unsigned.
+	Signer *verify.Verifier
+	Client *http.Client
+	Now    func() time.Time
+}
+
+// New builds a Sender. signingSecret may be empty (no signature).
+func New(url string, headers map[string]string, signingSecret string, client *http.Client, now func() time.Time) (*Sender, error) {
+	s := &Sender{URL: url, Headers: headers, Client: client, Now: now}
+	if signingSecret != "" {
+		v, err := verify.New(verify.Config{Auth: "svix", Secrets: []verify.Secret{{ID: "hookgate", Value: signingSecret}}})
+		if err != nil {
+			return nil, fmt.Errorf("http handler signing secret: %w", err)
+		}
+		s.Signer = v
+	}
+	return s, nil
+}
+
+// maxErrorBody bounds how much of an error answer is read into the attempt.
+const maxErrorBody = 512
+
+// Send posts the body. 2xx is success; 408, 429, 5xx and transport errors
+// are retried; any other status is final (the destination refused it).
+func (s *Sender) Send(ctx context.Context, r *hookgate.Receipt) (int, bool, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.URL, bytes.NewReader(r.Body))
+	if err != nil {
+		return 0, false, fmt.Errorf("build request: %w", err)
+	}
+	ct := r.Headers.Get("Content-Type")
+	if ct == "" {
+		ct = "application/json"
+	}
+	req.Header.Set("Content-Type", ct)
+	req.Header.Set("User-Agent", "hookgate")
+	for k, v := range s.Headers {
+		req.Header.Set(k, v)
+	}
+	req.Header.Set(HeaderReceiptID, r.ID)
+	req.Header.Set(HeaderIdempotencyKey, r.IdempotencyKey)
+	req.Header.Set(HeaderEventType, r.EventType)
+	req.Header.Set(HeaderConnection, r.Connection)
+	if s.Signer != nil {
+		// The receipt id is the message id, stable across retries, so the
+		// destination can deduplicate on webhook-id as well.
+		req.Header.Set("webhook-id", r.ID)
+		if err := s.Signer.Sign(&verify.Request{Method: http.MethodPost, URL: req.URL, Header: req.Header, Body: r.Body, Now: s.Now()}, 0); err != nil {
+			return 0, false, fmt.Errorf("sign request: %w", err)
+		}
+	}
+	resp, err := s.Client.Do(req)
+	if err != nil {
+		return 0, true, fmt.Errorf("post %s: %w", redactURL(s.URL), err)
+	}
+	defer resp.Body.Close()
+	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20)) // reuse the connection
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return resp.StatusCode, false, nil
+	}
+	retry := resp.StatusCode == http.StatusRequestTimeout || resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500
+	msg := strings.TrimSpace(string(snippet))
+	if len(msg) > 200 {
+		msg = msg[:200] + "…"
+	}
+	return resp.StatusCode, retry, fmt.Errorf("destination answered %d: %s", resp.StatusCode, msg)
+}
+
+// redactURL drops userinfo and query from a URL for error messages.
+func redactURL(u string) string {
+	if i := strings.IndexAny(u, "?#"); i >= 0 {
+		u = u[:i]
+	}
+	if i := strings.Index(u, "@"); i >= 0 {
+		if j := strings.Index(u, "://"); j >= 0 && j < i {
+			u = u[:j+3] + u[i+1:]
+		}
+	}
+	return u
+}

@@ -1,0 +1,372 @@
+// Package ingress is the public HTTP receiver. It runs the checks of SPEC §2
+// in their order — connection, type, switch, method, size, authentication,
+// replay window, envelope, idempotency, durable write — and nothing else:
+// dispatch happens later, from the store.
+package ingress
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/hookgate/hookgate"
+	"github.com/hookgate/hookgate/rules"
+	"github.com/hookgate/hookgate/verify"
+)
+
+// Endpoint is a connection compiled for ingress: its verifier and resolved
+// limits (connection value, else preset, else server default).
+type Endpoint struct {
+	Conn           *hookgate.Connection
+	Verifier       *verify.Verifier
+	NonceHeader    string
+	NonceBody      string
+	EventType      string
+	MaxPayload     int64
+	IdempotencyTTL time.Duration
+	// RedactHeaders are stored as "[redacted]" because their value is a
+	// credential (Authorization, a shared-secret header, an API key header).
+	RedactHeaders []string
+}
+
+// Directory resolves request paths to endpoints. Implementations swap their
+// contents atomically when connections change.
+type Directory interface {
+	// Lookup returns the endpoint for a request path. It returns an error
+	// coded ENotFound for an unknown connection and EWrongType when the name
+	// exists under another type.
+	Lookup(path string) (*Endpoint, error)
+	// Enabled is the global webhooks switch.
+	Enabled() bool
+}
+
+// Publisher receives transitions after they are committed.
+type Publisher interface {
+	Publish(hookgate.Transition)
+}
+
+// Server is the ingress http.Handler.
+type Server struct {
+	Dir    Directory
+	Store  hookgate.Store
+	Events Publisher
+	Logger *slog.Logger
+	// Now is the clock; tests set it.
+	Now func() time.Time
+	// NewID returns a new receipt id.
+	NewID func() string
+	// Notify wakes the dispatcher after a job was committed.
+	Notify func()
+	// RejectRate bounds how many rejected requests per second and connection
+	// are recorded as receipts (the rest are counted in logs only), so a
+	// flood of forged requests cannot fill the disk.
+	RejectRate  rate.Limit
+	RejectBurst int
+
+	limiters sync.Map // connection name → *rate.Limiter
+}
+
+// ReasonPayloadTooLarge is the reason code of a receipt rejected for size.
+const ReasonPayloadTooLarge = "payload_too_large"
+
+// retryAfterSeconds is the Retry-After of a disabled connection.
+const retryAfterSeconds = "60"
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ep, err := s.Dir.Lookup(r.URL.Path)
+	if err != nil {
+		if r.Method == http.MethodGet {
+			if s.serveReceiptStatus(w, r) {
+				return
+			}
+		}
+		s.fail(w, r, nil, err)
+		return
+	}
+	conn := ep.Conn
+	if !s.Dir.Enabled() || !conn.IsEnabled() {
+		w.Header().Set("Retry-After", retryAfterSeconds)
+		s.fail(w, r, ep, hookgate.Errorf(hookgate.EDisabled, "webhooks are disabled for this connection; retry later"))
+		return
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		s.fail(w, r, ep, hookgate.Errorf(hookgate.EMethod, "method %s not allowed; use POST", r.Method))
+		return
+	}
+	now := s.Now()
+	body, err := readBody(w, r, ep.MaxPayload)
+	if err != nil {
+		if hookgate.ErrorCode(err) == hookgate.ETooLarge {
+			s.reject(r, ep, now, ReasonPayloadTooLarge, nil)
+		}
+		s.fail(w, r, ep, err)
+		return
+	}
+
+	res, err := ep.Verifier.Verify(&verify.Request{Method: r.Method, URL: r.URL, Header: r.Header, Body: body, Now: now})
+	if err != nil {
+		var f *verify.Failure
+		if !errors.As(err, &f) {
+			s.fail(w, r, ep, err)
+			return
+		}
+		s.reject(r, ep, now, f.Reason, &f.Trace)
+		code := hookgate.EUnauthorized
+		msg := "signature verification failed: " + f.Reason
+		if f.Status() == http.StatusConflict {
+			code, msg = hookgate.EReplay, "signed timestamp outside the replay window: "+f.Reason
+		}
+		s.fail(w, r, ep, hookgate.Errorf(code, "%s", msg))
+		return
+	}
+
+	env, err := rules.ParseEnvelope(r.Header.Get("Content-Type"), body)
+	if err != nil {
+		s.fail(w, r, ep, err)
+		return
+	}
+
+	rc := &hookgate.Receipt{
+		ID:             s.NewID(),
+		ConnectionType: conn.Type,
+		Connection:     conn.Name,
+		EventType:      rules.Extract(ep.EventType, r.Header, env),
+		ReceivedAt:     now,
+		Headers:        storedHeaders(r.Header, ep.RedactHeaders),
+		Body:           body,
+		SecretID:       res.SecretID,
+		Status:         hookgate.StatusReceived,
+	}
+	rc.Nonce = nonce(ep, r.Header, env, body)
+	rc.IdempotencyKey = IdempotencyKey(conn.Name, rc.EventType, rc.Nonce)
+	switch {
+	case conn.Paused:
+		rc.Status = hookgate.StatusHeld
+	case len(rules.MatchRoutes(conn.Routes, rc.EventType)) == 0:
+		rc.Status = hookgate.StatusFiltered
+	}
+
+	tr, err := s.Store.Ingest(r.Context(), rc, ep.IdempotencyTTL)
+	if err != nil {
+		s.Logger.Error("store receipt failed; answering 503 so the provider retries",
+			"connection", conn.Name, "err", err)
+		w.Header().Set("Retry-After", "5")
+		s.fail(w, r, ep, &hookgate.Error{Code: hookgate.EUnavailable, Message: "storage unavailable; retry later", Err: err})
+		return
+	}
+	s.Events.Publish(tr)
+	if rc.Status == hookgate.StatusReceived && s.Notify != nil {
+		s.Notify()
+	}
+	s.Logger.Debug("webhook accepted", "connection", conn.Name, "receipt", rc.ID,
+		"event_type", rc.EventType, "status", rc.Status)
+	s.succeed(w, ep, rc)
+}
+
+// readBody reads at most limit bytes. A declared or actual length above the
+// limit is ETooLarge; nothing beyond limit+1 bytes is ever buffered.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	if r.ContentLength > limit {
+		return nil, hookgate.Errorf(hookgate.ETooLarge, "body of %d bytes exceeds the limit of %d bytes", r.ContentLength, limit)
+	}
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, hookgate.Errorf(hookgate.ETooLarge, "body exceeds the limit of %d bytes", limit)
+		}
+		return nil, hookgate.Errorf(hookgate.EInvalid, "reading body: %v", err)
+	}
+	return b, nil
+}
+
+// nonce picks the delivery id: the nonce header, else the provider's event id
+// in the body, else the SHA-256 of the raw body (checksum dedupe).
+func nonce(ep *Endpoint, h http.Header, env rules.Envelope, body []byte) string {
+	if ep.NonceHeader != "" {
+		if v := h.Get(ep.NonceHeader); v != "" {
+			return v
+		}
+	}
+	if ep.NonceBody != "" {
+		if v, ok := env.Field(ep.NonceBody); ok && v != "" {
+			return v
+		}
+	}
+	sum := sha256.Sum256(body)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// MaxKeyLength is the longest idempotency key stored as is.
+const MaxKeyLength = 255
+
+// IdempotencyKey composes connection:event_type:nonce; a key longer than 255
+// characters is replaced by the hex SHA-256 of the whole key, so a lookup never
+// fails on length and distinct long keys stay distinct.
+func IdempotencyKey(connection, eventType, nonce string) string {
+	k := connection + ":" + eventType + ":" + nonce
+	if len(k) <= MaxKeyLength {
+		return k
+	}
+	sum := sha256.Sum256([]byte(k))
+	return hex.EncodeToString(sum[:])
+}
+
+func storedHeaders(h http.Header, redact []string) http.Header {
+	out := h.Clone()
+	out.Del("Authorization")
+	for _, name := range redact {
+		if out.Get(name) != "" {
+			out.Set(name, "[redacted]")
+		}
+	}
+	return out
+}
+
+// reject records a rejected receipt, rate-limited per connection.
+func (s *Server) reject(r *http.Request, ep *Endpoint, now time.Time, reason string, trace *verify.Trace) {
+	conn := ep.Conn
+	s.Logger.Warn("webhook rejected", "connection", conn.Name, "reason", reason, "remote", r.RemoteAddr)
+	if !s.limiter(conn.Name).AllowN(now, 1) {
+		return
+	}
+	rc := &hookgate.Receipt{
+		ID:             s.NewID(),
+		ConnectionType: conn.Type,
+		Connection:     conn.Name,
+		ReceivedAt:     now,
+		Headers:        storedHeaders(r.Header, ep.RedactHeaders),
+		Status:         hookgate.StatusRejected,
+		Reason:         reason,
+	}
+	if trace != nil {
+		rc.Trace, _ = json.Marshal(trace)
+	}
+	tr, err := s.Store.Record(r.Context(), rc)
+	if err != nil {
+		s.Logger.Error("record rejected receipt", "connection", conn.Name, "err", err)
+		return
+	}
+	s.Events.Publish(tr)
+}
+
+func (s *Server) limiter(name string) *rate.Limiter {
+	if l, ok := s.limiters.Load(name); ok {
+		return l.(*rate.Limiter)
+	}
+	lim, burst := s.RejectRate, s.RejectBurst
+	if lim == 0 {
+		lim, burst = 10, 50
+	}
+	l, _ := s.limiters.LoadOrStore(name, rate.NewLimiter(lim, burst))
+	return l.(*rate.Limiter)
+}
+
+func (s *Server) succeed(w http.ResponseWriter, ep *Endpoint, rc *hookgate.Receipt) {
+	resp := ep.Conn.Response
+	if resp == nil || resp.Status == 0 || resp.Status == http.StatusNoContent {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	if resp.Body != "json" {
+		w.WriteHeader(resp.Status)
+		return
+	}
+	id := rc.ID
+	if rc.DuplicateOf != "" {
+		id = rc.DuplicateOf
+	}
+	writeJSON(w, resp.Status, map[string]any{
+		"success": true,
+		"message": "Webhook received successfully",
+		"data": map[string]any{
+			"connection": ep.Conn.Name,
+			"receipt_id": id,
+			"event_id":   rc.Nonce,
+		},
+	})
+}
+
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, ep *Endpoint, err error) {
+	status := hookgate.ErrorStatus(err)
+	if status >= 500 && hookgate.ErrorCode(err) == hookgate.EInternal {
+		s.Logger.Error("ingress internal error", "path", r.URL.Path, "err", err)
+	}
+	WriteError(w, status, hookgate.ErrorCode(err), hookgate.ErrorMessage(err))
+}
+
+// WriteError writes the JSON error body of SPEC §2.
+func WriteError(w http.ResponseWriter, status int, code, message string) {
+	writeJSON(w, status, map[string]string{"error": code, "message": message})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// serveReceiptStatus answers GET {connection path}/receipts/{id} for senders
+// that authenticate with credentials rather than body signatures (basic,
+// api_key): the async job-status pattern of seed 000. It reports whether the
+// path was such a request.
+func (s *Server) serveReceiptStatus(w http.ResponseWriter, r *http.Request) bool {
+	base, id, ok := cutReceiptPath(r.URL.Path)
+	if !ok {
+		return false
+	}
+	ep, err := s.Dir.Lookup(base)
+	if err != nil {
+		return false
+	}
+	switch ep.Verifier.Config().Auth {
+	case "basic", "api_key":
+	default:
+		WriteError(w, http.StatusMethodNotAllowed, hookgate.EMethod, "receipt status polling is only available to basic and api_key connections")
+		return true
+	}
+	if _, err := ep.Verifier.Verify(&verify.Request{Method: r.Method, URL: r.URL, Header: r.Header, Now: s.Now()}); err != nil {
+		WriteError(w, http.StatusUnauthorized, hookgate.EUnauthorized, "credentials rejected")
+		return true
+	}
+	rc, err := s.Store.Receipt(r.Context(), id)
+	if err != nil || rc.Connection != ep.Conn.Name {
+		if err == nil || hookgate.ErrorCode(err) == hookgate.ENotFound {
+			WriteError(w, http.StatusNotFound, hookgate.ENotFound, "no such receipt on this connection")
+			return true
+		}
+		WriteError(w, http.StatusServiceUnavailable, hookgate.EUnavailable, "storage unavailable")
+		return true
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"id":          rc.ID,
+		"status":      rc.Status,
+		"event_type":  rc.EventType,
+		"received_at": rc.ReceivedAt.UTC().Format(time.RFC3339Nano),
+		"updated_at":  rc.UpdatedAt.UTC().Format(time.RFC3339Nano),
+		"attempts":    len(rc.Attempts),
+	})
+	return true
+}
+
+func cutReceiptPath(p string) (base, id string, ok bool) {
+	i := strings.LastIndex(p, "/receipts/")
+	if i <= 0 {
+		return "", "", false
+	}
+	id = p[i+len("/receipts/"):]
+	if id == "" || strings.Contains(id, "/") {
+		return "", "", false
+	}
+	return p[:i], id, true
+}
