@@ -5,6 +5,7 @@
 package ingress
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -26,10 +27,13 @@ import (
 // Endpoint is a connection compiled for ingress: its verifier and resolved
 // limits (connection value, else preset, else server default).
 type Endpoint struct {
-	Conn           *hookgate.Connection
-	Verifier       *verify.Verifier
-	NonceHeader    string
-	NonceBody      string
+	Conn     *hookgate.Connection
+	Verifier *verify.Verifier
+	// NonceHeader is the delivery id header, or several joined by "+".
+	NonceHeader string
+	NonceBody   string
+	// AllowEmptyBody accepts a delivery without a body (as an empty object).
+	AllowEmptyBody bool
 	EventType      string
 	MaxPayload     int64
 	IdempotencyTTL time.Duration
@@ -130,10 +134,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	env, err := rules.ParseEnvelope(r.Header.Get("Content-Type"), body)
-	if err != nil {
-		s.fail(w, r, ep, err)
-		return
+	env := rules.Envelope{}
+	if !ep.AllowEmptyBody || len(bytes.TrimSpace(body)) > 0 {
+		if env, err = rules.ParseEnvelope(r.Header.Get("Content-Type"), body); err != nil {
+			s.fail(w, r, ep, err)
+			return
+		}
 	}
 
 	rc := &hookgate.Receipt{
@@ -194,7 +200,7 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 // in the body, else the SHA-256 of the raw body (checksum dedupe).
 func nonce(ep *Endpoint, h http.Header, env rules.Envelope, body []byte) string {
 	if ep.NonceHeader != "" {
-		if v := h.Get(ep.NonceHeader); v != "" {
+		if v := headerNonce(ep.NonceHeader, h); v != "" {
 			return v
 		}
 	}
@@ -205,6 +211,24 @@ func nonce(ep *Endpoint, h http.Header, env rules.Envelope, body []byte) string 
 	}
 	sum := sha256.Sum256(body)
 	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// headerNonce reads a nonce header spec: one name, or several joined by "+"
+// whose values are joined by ":" (all must be present).
+func headerNonce(spec string, h http.Header) string {
+	if !strings.Contains(spec, "+") {
+		return h.Get(spec)
+	}
+	names := strings.Split(spec, "+")
+	vals := make([]string, 0, len(names))
+	for _, n := range names {
+		v := h.Get(n)
+		if v == "" {
+			return ""
+		}
+		vals = append(vals, v)
+	}
+	return strings.Join(vals, ":")
 }
 
 // MaxKeyLength is the longest idempotency key stored as is.

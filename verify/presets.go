@@ -78,9 +78,12 @@ func init() {
 			// Push notifications carry no body; the channel token set at
 			// watch time comes back in X-Goog-Channel-Token. Message numbers
 			// increase per channel ("sync" is message 1).
+			// Message numbers count per channel, so the nonce is the channel
+			// id and the message number together.
 			Type: "google-calendar", Auth: "secret",
 			SignatureHeader: "X-Goog-Channel-Token",
-			NonceHeader:     "X-Goog-Message-Number",
+			NonceHeader:     "X-Goog-Channel-ID+X-Goog-Message-Number",
+			EmptyBody:       true,
 			EventType:       "header:X-Goog-Resource-State",
 			Doc:             "https://developers.google.com/workspace/calendar/api/guides/push",
 		},

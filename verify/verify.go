@@ -131,12 +131,16 @@ type Preset struct {
 	Auth            string
 	SignatureHeader string
 	TimestampHeader string
-	// NonceHeader names the delivery id header; NonceBody a top-level JSON
-	// field (e.g. Stripe "id") used when the header is absent.
+	// NonceHeader names the delivery id header (several joined by "+" when
+	// only their combination is unique); NonceBody a top-level JSON field
+	// (e.g. Stripe "id") used when the header is absent.
 	NonceHeader string
 	NonceBody   string
 	// EventType: "header:X-GitHub-Event", "body:type", joined by "+".
 	EventType string
+	// EmptyBody says the provider may send no body at all (Google Calendar
+	// push notifications); an empty body then passes the envelope check.
+	EmptyBody bool
 	// Doc is the provider documentation the preset follows.
 	Doc string
 }

@@ -1,0 +1,214 @@
+// Package cli is the hookgate command line (SPEC §7). main only calls Run.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hookgate/hookgate/config"
+	"github.com/hookgate/hookgate/gateway"
+	"github.com/hookgate/hookgate/store"
+)
+
+// Version is set at build time with -ldflags "-X github.com/hookgate/hookgate/cli.Version=…".
+var Version = ""
+
+// exitError carries an exit status other than 1.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+
+// Run executes the command line and returns the process exit status.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	root := newRoot(stdout, stderr)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintln(stderr, "hookgate:", err)
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	if strings.Contains(err.Error(), "unknown flag") || strings.Contains(err.Error(), "unknown command") ||
+		strings.Contains(err.Error(), "accepts ") || strings.Contains(err.Error(), "required flag") {
+		return 2
+	}
+	return 1
+}
+
+func newRoot(stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "hookgate",
+		Short: "hookgate — a self-hosted gateway for inbound webhooks",
+		Long: `hookgate verifies inbound webhooks with each provider's scheme, stores every
+accepted delivery durably before answering 2xx, and dispatches it to your handlers
+with retries, dead-lettering and replay.`,
+		Example:       "  hookgate serve --config hookgate.yaml\n  hookgate receipts list --status dead",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.AddCommand(serveCmd(), migrateCmd(), versionCmd(), configCmd(),
+		connectionsCmd(), receiptsCmd(), sendCmd(), tailCmd())
+	return root
+}
+
+func loadConfig(path string) (*config.Config, error) {
+	if path == "" {
+		return config.Default(), nil
+	}
+	cfg, missing, err := config.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(missing) > 0 {
+		slog.Warn("config refers to unset environment variables", "names", missing)
+	}
+	return cfg, nil
+}
+
+func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Log.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Log.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func serveCmd() *cobra.Command {
+	var cfgPath string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the gateway (ingress, dispatch, admin API)",
+		Long: `Run the gateway. Without --config it runs on defaults: ingress on :8080, admin
+API on 127.0.0.1:8081, SQLite file hookgate.db in the working directory, and no
+connections until some are registered (hookgate connections add).`,
+		Example: "  hookgate serve\n  HOOKGATE_ADMIN_TOKEN=s3cret hookgate serve --config hookgate.yaml",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(cfgPath)
+			if err != nil {
+				return err
+			}
+			logger := newLogger(cfg, cmd.ErrOrStderr())
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			gw, err := gateway.New(ctx, cfg, gateway.Options{Logger: logger})
+			if err != nil {
+				return err
+			}
+			defer gw.Close()
+			ls, err := gw.Listen()
+			if err != nil {
+				return err
+			}
+			return gw.Serve(ctx, ls)
+		},
+	}
+	cmd.Flags().StringVarP(&cfgPath, "config", "c", os.Getenv("HOOKGATE_CONFIG"), "YAML configuration file (env HOOKGATE_CONFIG)")
+	return cmd
+}
+
+func migrateCmd() *cobra.Command {
+	var cfgPath, url string
+	cmd := &cobra.Command{
+		Use:     "migrate",
+		Short:   "Create or upgrade the database schema, then exit",
+		Example: "  hookgate migrate --storage-url postgres://hookgate@db:5432/hookgate\n  hookgate migrate --config hookgate.yaml",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if url == "" {
+				cfg, err := loadConfig(cfgPath)
+				if err != nil {
+					return err
+				}
+				url = cfg.Storage.URL
+			}
+			db, err := store.Open(cmd.Context(), url)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			if err := db.Migrate(cmd.Context()); err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), "schema is up to date")
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&cfgPath, "config", "c", os.Getenv("HOOKGATE_CONFIG"), "configuration file whose storage.url to migrate")
+	cmd.Flags().StringVar(&url, "storage-url", "", "storage URL (overrides --config)")
+	return cmd
+}
+
+// BuildVersion reports the module version or the build-time Version.
+func BuildVersion() string {
+	if Version != "" {
+		return Version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		v := bi.Main.Version
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				v += " (" + s.Value[:12] + ")"
+			}
+		}
+		return v
+	}
+	return "unknown"
+}
+
+func versionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:     "version",
+		Short:   "Print the version",
+		Example: "  hookgate version",
+		Args:    cobra.NoArgs,
+		Run: func(cmd *cobra.Command, _ []string) {
+			fmt.Fprintln(cmd.OutOrStdout(), "hookgate", BuildVersion())
+		},
+	}
+}
+
+func configCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "config", Short: "Work with configuration files", Example: "  hookgate config check hookgate.yaml"}
+	cmd.AddCommand(&cobra.Command{
+		Use:     "check FILE",
+		Short:   "Validate a configuration file without starting (unknown keys, missing secrets, unknown handlers)",
+		Example: "  hookgate config check hookgate.yaml",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, missing, err := config.Load(args[0])
+			if err != nil {
+				return err
+			}
+			for _, m := range missing {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: environment variable %s is not set\n", m)
+			}
+			if err := gateway.Check(cfg); err != nil {
+				return fmt.Errorf("%s is invalid:\n%w", args[0], err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s is valid: %d connections, %d handlers\n", args[0], len(cfg.Connections), len(cfg.Handlers))
+			return nil
+		},
+	})
+	return cmd
+}

@@ -1,0 +1,331 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hookgate/hookgate"
+)
+
+// adminClient talks to the admin API.
+type adminClient struct {
+	base  string
+	token string
+	http  *http.Client
+}
+
+func adminFlags(cmd *cobra.Command) *adminClient {
+	c := &adminClient{http: &http.Client{Timeout: 30 * time.Second}}
+	base := os.Getenv("HOOKGATE_ADMIN_URL")
+	if base == "" {
+		base = "http://127.0.0.1:8081"
+	}
+	cmd.PersistentFlags().StringVar(&c.base, "admin-url", base, "admin API base URL (env HOOKGATE_ADMIN_URL)")
+	cmd.PersistentFlags().StringVar(&c.token, "token", os.Getenv("HOOKGATE_ADMIN_TOKEN"), "admin bearer token (env HOOKGATE_ADMIN_TOKEN)")
+	return c
+}
+
+// do sends a request and decodes a JSON answer into out (if non-nil). A
+// non-2xx answer becomes an error with the API's message.
+func (c *adminClient) do(method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, strings.TrimRight(c.base, "/")+path, body)
+	if err != nil {
+		return err
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("admin API at %s: %w (is hookgate serve running? see --admin-url)", c.base, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode >= 300 {
+		var e struct{ Error, Message string }
+		if json.Unmarshal(data, &e) == nil && e.Error != "" {
+			return fmt.Errorf("%d %s: %s", resp.StatusCode, e.Error, e.Message)
+		}
+		return fmt.Errorf("admin API answered %d", resp.StatusCode)
+	}
+	if out != nil && len(data) > 0 {
+		return json.Unmarshal(data, out)
+	}
+	return nil
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func connectionsCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "connections",
+		Aliases: []string{"connection", "conn"},
+		Short:   "Register, list, show and remove connections (through the admin API)",
+		Example: "  hookgate connections add --type github --name primary --secret \"$GITHUB_WEBHOOK_SECRET\"\n  hookgate connections list",
+	}
+	client := adminFlags(cmd)
+
+	var c hookgate.Connection
+	var secrets, handlers []string
+	var basic, apiKey, apiKeyHeader string
+	var replay int
+	add := &cobra.Command{
+		Use:   "add",
+		Short: "Register a connection at run time (stored in the database)",
+		Example: `  hookgate connections add --type github --name primary --secret "$GITHUB_WEBHOOK_SECRET" \
+      --nonce-header X-GitHub-Delivery --signature-header X-Hub-Signature-256 --handler log
+  hookgate connections add --type internal --name notifications --auth basic --basic user:pass`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c.SigningSecrets = secrets
+			if basic != "" {
+				u, p, ok := strings.Cut(basic, ":")
+				if !ok {
+					return &exitError{2, fmt.Errorf("--basic takes USER:PASSWORD")}
+				}
+				c.BasicAuth = &hookgate.BasicAuth{Username: u, Password: p}
+			}
+			if apiKey != "" {
+				c.APIKey = &hookgate.APIKey{Header: apiKeyHeader, Value: apiKey}
+			}
+			if cmd.Flags().Changed("replay-window") {
+				c.ReplayWindowSeconds = &replay
+			}
+			if len(handlers) > 0 {
+				c.Routes = []hookgate.Route{{Handlers: handlers}}
+			}
+			var out map[string]any
+			if err := client.do(http.MethodPost, "/api/v1/connections", &c, &out); err != nil {
+				return err
+			}
+			return printJSON(cmd.OutOrStdout(), out)
+		},
+	}
+	f := add.Flags()
+	f.StringVar(&c.Type, "type", "", "provider type (preset), e.g. github")
+	f.StringVar(&c.Name, "name", "", "connection name, unique across types")
+	f.StringVar(&c.Auth, "auth", "", "auth type (default: the preset's)")
+	f.StringVar(&c.Path, "path", "", "extra path alias, e.g. /webhooks/incident/lead")
+	f.StringArrayVar(&secrets, "secret", nil, "signing secret (repeat for rotation)")
+	f.StringVar(&c.NonceHeader, "nonce-header", "", "delivery id header")
+	f.StringVar(&c.SignatureHeader, "signature-header", "", "signature header")
+	f.StringVar(&c.TimestampHeader, "timestamp-header", "", "signed timestamp header")
+	f.StringVar(&c.EventType, "event-type", "", "event type source, e.g. header:X-GitHub-Event or body:type")
+	f.StringVar(&basic, "basic", "", "USER:PASSWORD for auth basic")
+	f.StringVar(&apiKey, "api-key", "", "API key for auth api_key")
+	f.StringVar(&apiKeyHeader, "api-key-header", "", "header of the API key (default Authorization: Bearer)")
+	f.IntVar(&replay, "replay-window", 0, "replay window in seconds")
+	f.StringArrayVar(&handlers, "handler", nil, "handler for a catch-all route (repeat for several, in order)")
+	_ = add.MarkFlagRequired("type")
+	_ = add.MarkFlagRequired("name")
+
+	list := &cobra.Command{
+		Use: "list", Short: "List connections", Example: "  hookgate connections list", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var out struct {
+				Connections []struct {
+					Type, Name, Auth string
+					Paths            []string
+					ReadOnly         bool `json:"read_only"`
+				}
+			}
+			if err := client.do(http.MethodGet, "/api/v1/connections", nil, &out); err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "TYPE\tNAME\tAUTH\tPATHS\tSOURCE")
+			for _, c := range out.Connections {
+				src := "api"
+				if c.ReadOnly {
+					src = "file"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.Type, c.Name, c.Auth, strings.Join(c.Paths, ","), src)
+			}
+			return tw.Flush()
+		},
+	}
+	show := &cobra.Command{
+		Use: "show TYPE NAME", Short: "Show one connection (secrets only by id and fingerprint)",
+		Example: "  hookgate connections show github primary", Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var out map[string]any
+			if err := client.do(http.MethodGet, "/api/v1/connections/"+url.PathEscape(args[0])+"/"+url.PathEscape(args[1]), nil, &out); err != nil {
+				return err
+			}
+			return printJSON(cmd.OutOrStdout(), out)
+		},
+	}
+	rm := &cobra.Command{
+		Use: "rm TYPE NAME", Aliases: []string{"remove", "delete"}, Short: "Remove a run-time connection (its receipts stay)",
+		Example: "  hookgate connections rm github primary", Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := client.do(http.MethodDelete, "/api/v1/connections/"+url.PathEscape(args[0])+"/"+url.PathEscape(args[1]), nil, nil); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "removed %s/%s\n", args[0], args[1])
+			return nil
+		},
+	}
+	cmd.AddCommand(add, list, show, rm)
+	return cmd
+}
+
+func receiptsCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "receipts",
+		Aliases: []string{"receipt"},
+		Short:   "List, show and replay receipts (through the admin API)",
+		Example: "  hookgate receipts list --connection primary --status dead\n  hookgate receipts replay 0192…",
+	}
+	client := adminFlags(cmd)
+	var conn, status, eventType, since, until, cursor string
+	var limit int
+	var asJSON bool
+	list := &cobra.Command{
+		Use: "list", Short: "List receipts, newest first",
+		Example: "  hookgate receipts list --status dead --limit 20\n  hookgate receipts list --json --cursor NEXT", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			q := url.Values{}
+			for k, v := range map[string]string{"connection": conn, "status": status, "event_type": eventType, "since": since, "until": until, "cursor": cursor} {
+				if v != "" {
+					q.Set(k, v)
+				}
+			}
+			if limit > 0 {
+				q.Set("limit", fmt.Sprint(limit))
+			}
+			var out struct {
+				Receipts []map[string]any `json:"receipts"`
+				Next     string           `json:"next_cursor,omitempty"`
+			}
+			if err := client.do(http.MethodGet, "/api/v1/receipts?"+q.Encode(), nil, &out); err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(cmd.OutOrStdout(), out)
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tRECEIVED\tCONNECTION\tEVENT\tSTATUS\tREASON")
+			for _, r := range out.Receipts {
+				reason, _ := r["reason"].(string)
+				fmt.Fprintf(tw, "%v\t%v\t%v\t%v\t%v\t%s\n", r["id"], r["received_at"], r["connection"], r["event_type"], r["status"], reason)
+			}
+			if out.Next != "" {
+				fmt.Fprintf(tw, "(more: --cursor %s)\n", out.Next)
+			}
+			return tw.Flush()
+		},
+	}
+	f := list.Flags()
+	f.StringVar(&conn, "connection", "", "connection name")
+	f.StringVar(&status, "status", "", "status, e.g. dead, rejected, acknowledged")
+	f.StringVar(&eventType, "event-type", "", "event type")
+	f.StringVar(&since, "since", "", "RFC 3339 time")
+	f.StringVar(&until, "until", "", "RFC 3339 time")
+	f.StringVar(&cursor, "cursor", "", "cursor from the previous page")
+	f.IntVar(&limit, "limit", 0, "page size (1-500)")
+	f.BoolVar(&asJSON, "json", false, "print the API's JSON")
+	show := &cobra.Command{
+		Use: "show ID", Short: "Show one receipt: headers, body, attempts, history",
+		Example: "  hookgate receipts show 0192f0c4-…", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var out map[string]any
+			if err := client.do(http.MethodGet, "/api/v1/receipts/"+url.PathEscape(args[0]), nil, &out); err != nil {
+				return err
+			}
+			return printJSON(cmd.OutOrStdout(), out)
+		},
+	}
+	replay := &cobra.Command{
+		Use: "replay ID", Short: "Dispatch a receipt again (a new round of attempts)",
+		Example: "  hookgate receipts replay 0192f0c4-…", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var out map[string]any
+			if err := client.do(http.MethodPost, "/api/v1/receipts/"+url.PathEscape(args[0])+"/replay", nil, &out); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "replaying %v (status %v)\n", out["id"], out["status"])
+			return nil
+		},
+	}
+	cmd.AddCommand(list, show, replay)
+	return cmd
+}
+
+func tailCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "tail",
+		Short:   "Print receipt status transitions live",
+		Example: "  hookgate tail",
+		Args:    cobra.NoArgs,
+	}
+	client := adminFlags(cmd)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		req, err := http.NewRequestWithContext(cmd.Context(), http.MethodGet, strings.TrimRight(client.base, "/")+"/api/v1/events", nil)
+		if err != nil {
+			return err
+		}
+		if client.token != "" {
+			req.Header.Set("Authorization", "Bearer "+client.token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return fmt.Errorf("admin API at %s: %w", client.base, err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("admin API answered %d", resp.StatusCode)
+		}
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			data, ok := strings.CutPrefix(sc.Text(), "data: ")
+			if !ok {
+				continue
+			}
+			var t map[string]any
+			if json.Unmarshal([]byte(data), &t) != nil {
+				continue
+			}
+			reason, _ := t["reason"].(string)
+			from, _ := t["from"].(string)
+			if from == "" {
+				from = "·"
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%v %v %v %s → %v %s\n", t["at"], t["connection"], t["receipt_id"], from, t["status"], reason)
+		}
+		if cmd.Context().Err() != nil {
+			return nil
+		}
+		return sc.Err()
+	}
+	return cmd
+}

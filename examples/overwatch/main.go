@@ -1,0 +1,156 @@
+// Command overwatch embeds hookgate in a Go program for seed 002: one
+// connection per monitoring integration at /webhooks/{platform}/{integration_id},
+// HMAC-SHA256 signatures with a timestamp replay check, a JSON 200 answer
+// as soon as the alert is stored, and a Go handler that validates the
+// Datadog alert and turns it into an incident in the background.
+//
+//	go run ./examples/overwatch
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/hookgate/hookgate"
+	"github.com/hookgate/hookgate/config"
+	"github.com/hookgate/hookgate/gateway"
+)
+
+// Integration is one row of Overwatch's integration table.
+type Integration struct {
+	ID       string
+	Platform string // "datadog", "grafana", …: the {platform} of the path
+	Secret   string // webhook_secret of the integration's config
+}
+
+// demoIntegrations are the example's integrations. Secrets come from the
+// environment, with defaults for trying the example only.
+func demoIntegrations() []Integration {
+	env := func(name, def string) string {
+		if v := os.Getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	return []Integration{
+		{ID: "dd-prod", Platform: "datadog", Secret: env("OVERWATCH_DD_PROD_SECRET", "dd-prod-webhook-secret")},
+		{ID: "dd-staging", Platform: "datadog", Secret: env("OVERWATCH_DD_STAGING_SECRET", "dd-staging-webhook-secret")},
+		{ID: "grafana-main", Platform: "grafana", Secret: env("OVERWATCH_GRAFANA_SECRET", "grafana-webhook-secret")},
+	}
+}
+
+// alertHandlerName is the Go handler of Datadog integrations.
+const alertHandlerName = "datadog-incident"
+
+// buildConfig makes the gateway configuration in code: one connection per
+// integration. The connection name is the integration id (names are unique
+// across types), the type is "overwatch-{platform}", and the seed's path
+// /webhooks/{platform}/{integration_id} is its alias. A request for an id
+// that exists under another platform is answered 400, an unknown id 404.
+func buildConfig(integrations []Integration) *config.Config {
+	cfg := config.Default()
+	cfg.Listen = envOr("HOOKGATE_LISTEN", ":8080")
+	cfg.Admin.Listen = envOr("HOOKGATE_ADMIN_LISTEN", "127.0.0.1:8081")
+	cfg.Storage.URL = envOr("HOOKGATE_STORAGE_URL", "sqlite://overwatch.db")
+	for _, in := range integrations {
+		c := hookgate.Connection{
+			Type:            "overwatch-" + in.Platform,
+			Name:            in.ID,
+			Path:            "/webhooks/" + in.Platform + "/" + in.ID,
+			Auth:            "sha256", // HMAC-SHA256 of the raw body, hex, "sha256=" prefix
+			SigningSecret:   in.Secret,
+			SignatureHeader: "X-Signature",
+			TimestampHeader: "X-Timestamp", // unix seconds, inside the 300 s replay window
+			EventType:       "body:alert_type",
+			Response:        &hookgate.Response{Status: 200, Body: "json"},
+			// File- or code-defined connections are read-only in the admin API.
+			ReadOnly: true,
+		}
+		if in.Platform == "datadog" {
+			c.Routes = []hookgate.Route{{Handlers: []string{alertHandlerName}}}
+		}
+		cfg.Connections = append(cfg.Connections, c)
+	}
+	return cfg
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// newGateway builds the gateway with Go handlers registered before the
+// connections that route to them are compiled: gateway.New refuses a route
+// to a handler it does not know yet, and Handle needs the gateway New
+// returns. The connections are held back during New and put back for a
+// recompile by Handle (which compiles the same *config.Config). See
+// README.md, "Product gap".
+func newGateway(ctx context.Context, cfg *config.Config, opts gateway.Options, handlers map[string]hookgate.Sender) (*gateway.Gateway, error) {
+	conns := cfg.Connections
+	cfg.Connections = nil
+	gw, err := gateway.New(ctx, cfg, opts)
+	if err != nil {
+		return nil, err
+	}
+	for name, s := range handlers {
+		if err := gw.Handle(name, s); err != nil {
+			gw.Close()
+			return nil, err
+		}
+	}
+	cfg.Connections = conns
+	for name, s := range handlers {
+		if err := gw.Handle(name, s); err != nil {
+			gw.Close()
+			return nil, err
+		}
+		break
+	}
+	return gw, nil
+}
+
+// newAlertHandler wires the handler with the seed's breaker settings.
+func newAlertHandler(logger *slog.Logger, now func() time.Time) *AlertHandler {
+	return &AlertHandler{
+		Incidents: &Incidents{},
+		Breaker:   &Breaker{Threshold: 10, ResetTimeout: time.Hour, Now: now},
+		Logger:    logger,
+	}
+}
+
+func main() {
+	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if err := run(logger); err != nil {
+		logger.Error("overwatch example stopped", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run(logger *slog.Logger) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	integrations := demoIntegrations()
+	cfg := buildConfig(integrations)
+	gw, err := newGateway(ctx, cfg, gateway.Options{Logger: logger}, map[string]hookgate.Sender{
+		alertHandlerName: newAlertHandler(logger, time.Now),
+	})
+	if err != nil {
+		return err
+	}
+	defer gw.Close()
+	ls, err := gw.Listen()
+	if err != nil {
+		return err
+	}
+	for _, in := range integrations {
+		fmt.Fprintf(os.Stderr, "integration %-12s POST http://%s/webhooks/%s/%s\n", in.ID, ls.Public.Addr(), in.Platform, in.ID)
+	}
+	return gw.Serve(ctx, ls)
+}

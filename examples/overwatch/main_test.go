@@ -1,0 +1,211 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hookgate/hookgate"
+	"github.com/hookgate/hookgate/gateway"
+)
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+type e2e struct {
+	t       *testing.T
+	gw      *gateway.Gateway
+	srv     *httptest.Server
+	clock   *clock
+	handler *AlertHandler
+}
+
+func startExample(t *testing.T) *e2e {
+	t.Helper()
+	t.Setenv("HOOKGATE_STORAGE_URL", "sqlite://"+filepath.Join(t.TempDir(), "hookgate.db"))
+	clk := &clock{t: time.Now().UTC().Truncate(time.Second)}
+	logger := slog.New(slog.DiscardHandler)
+	h := newAlertHandler(logger, clk.Now)
+	gw, err := newGateway(context.Background(), buildConfig(demoIntegrations()), gateway.Options{Logger: logger, Now: clk.Now},
+		map[string]hookgate.Sender{alertHandlerName: h})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &e2e{t: t, gw: gw, srv: httptest.NewServer(gw.Ingress()), clock: clk, handler: h}
+	t.Cleanup(func() { e.srv.Close(); gw.Close() })
+	return e
+}
+
+// sign is the seed's recipe over the raw bytes sent: "sha256=" + hex HMAC-SHA256.
+func sign(secret string, body []byte) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write(body)
+	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+}
+
+func (e *e2e) post(path string, h http.Header, body string) (int, []byte) {
+	e.t.Helper()
+	req, _ := http.NewRequest("POST", e.srv.URL+path, bytes.NewReader([]byte(body)))
+	req.Header = h
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+// alert posts a body to a Datadog integration, signed and stamped at ts.
+func (e *e2e) alert(integration, secret string, ts time.Time, body string) (int, []byte) {
+	e.t.Helper()
+	h := http.Header{
+		"X-Signature": {sign(secret, []byte(body))},
+		"X-Timestamp": {strconv.FormatInt(ts.Unix(), 10)},
+	}
+	return e.post("/webhooks/datadog/"+integration, h, body)
+}
+
+func (e *e2e) drain() {
+	e.t.Helper()
+	for range 100 {
+		n, err := e.gw.Dispatcher().RunOnce(context.Background())
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if n == 0 {
+			return
+		}
+	}
+	e.t.Fatal("dispatcher never drained")
+}
+
+func (e *e2e) receipt(id string) *hookgate.Receipt {
+	e.t.Helper()
+	r, err := e.gw.Store().Receipt(context.Background(), id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return r
+}
+
+// accepted posts an alert that must be accepted, checks the seed's
+// SuccessResponse and returns the receipt id.
+func (e *e2e) accepted(integration, secret, body string) string {
+	t := e.t
+	t.Helper()
+	st, b := e.alert(integration, secret, e.clock.Now(), body)
+	var out struct {
+		Success bool   `json:"success"`
+		Message string `json:"message"`
+		Data    struct {
+			Connection string `json:"connection"`
+			ReceiptID  string `json:"receipt_id"`
+		} `json:"data"`
+	}
+	if st != 200 || json.Unmarshal(b, &out) != nil || !out.Success || out.Message != "Webhook received successfully" || out.Data.ReceiptID == "" {
+		t.Fatalf("answer = %d %s, want 200 with success true", st, b)
+	}
+	return out.Data.ReceiptID
+}
+
+const ddSecret = "dd-prod-webhook-secret"
+
+func TestEndToEnd(t *testing.T) {
+	e := startExample(t)
+	now := e.clock.Now()
+	valid := `{"id":"alert-456","alert_name":"Test Alert","alert_type":"error","alert_status":"triggered","severity":"high","tags":["env:prod"]}`
+
+	if st, b := e.alert("no-such-integration", ddSecret, now, valid); st != 404 || !strings.Contains(string(b), `"not_found"`) {
+		t.Fatalf("unknown integration = %d %s, want 404", st, b)
+	}
+	if st, b := e.alert("grafana-main", "grafana-webhook-secret", now, valid); st != 400 {
+		t.Fatalf("grafana integration under /webhooks/datadog = %d %s, want 400", st, b)
+	}
+	if st, _ := e.alert("dd-prod", "not-the-secret", now, valid); st != 401 {
+		t.Fatalf("bad signature = %d, want 401", st)
+	}
+	if st, _ := e.alert("dd-prod", ddSecret, now.Add(-6*time.Minute), valid); st != 409 {
+		t.Fatalf("stale X-Timestamp = %d, want 409", st)
+	}
+	if st, _ := e.post("/webhooks/datadog/dd-prod", http.Header{"X-Signature": {sign(ddSecret, []byte(valid))}}, valid); st != 401 {
+		t.Fatalf("missing X-Timestamp = %d, want 401", st)
+	}
+
+	id := e.accepted("dd-prod", ddSecret, valid)
+	if got := e.handler.Incidents.ByExternalID("alert-456"); len(got) != 0 {
+		t.Fatal("the incident must be created in the background, after the answer")
+	}
+	e.drain()
+	got := e.handler.Incidents.ByExternalID("alert-456")
+	if len(got) != 1 || got[0].Title != "Test Alert" || got[0].Severity != SeverityHigh || got[0].Status != StatusInvestigating || got[0].IntegrationID != "dd-prod" {
+		t.Fatalf("incidents = %+v", got)
+	}
+	if r := e.receipt(id); r.Status != hookgate.StatusAcknowledged || r.EventType != "error" {
+		t.Fatalf("receipt: %s %q", r.Status, r.EventType)
+	}
+
+	// An invalid alert is accepted (200: it is stored), then goes dead with
+	// the validation errors, without being retried.
+	bad := `{"id":"alert-789","alert_name":"Disk","alert_type":"error","alert_status":"triggered","severity":"urgent","link":"javascript:alert(1)"}`
+	id = e.accepted("dd-staging", "dd-staging-webhook-secret", bad)
+	e.drain()
+	r := e.receipt(id)
+	if r.Status != hookgate.StatusDead || !strings.Contains(r.Reason, "Invalid severity: urgent") || !strings.Contains(r.Reason, "link: must be a valid URL") || len(r.Attempts) != 1 {
+		t.Fatalf("invalid alert: status %s, reason %q, %d attempts", r.Status, r.Reason, len(r.Attempts))
+	}
+	if len(e.handler.Incidents.ByExternalID("alert-789")) != 0 {
+		t.Fatal("an invalid alert made an incident")
+	}
+}
+
+// TestCircuitBreaker: ten failures in a row put an integration in error;
+// its alerts are kept and wait an hour, then a success closes the circuit.
+func TestCircuitBreaker(t *testing.T) {
+	e := startExample(t)
+	for i := range 10 {
+		body := `{"id":"x` + strconv.Itoa(i) + `"}` // fails validation
+		e.accepted("dd-prod", ddSecret, body)
+	}
+	e.drain()
+	if !e.handler.Breaker.Open("dd-prod") || e.handler.Breaker.Open("dd-staging") {
+		t.Fatal("the circuit of dd-prod should be open, and only it")
+	}
+	valid := `{"id":"alert-1","alert_name":"Recovered?","alert_type":"error","alert_status":"triggered"}`
+	id := e.accepted("dd-prod", ddSecret, valid)
+	e.drain()
+	if r := e.receipt(id); r.Status != hookgate.StatusFailed || !strings.Contains(r.Reason, "circuit open") {
+		t.Fatalf("while open: %s %q", r.Status, r.Reason)
+	}
+	e.clock.Add(time.Hour)
+	e.drain()
+	if r := e.receipt(id); r.Status != hookgate.StatusAcknowledged {
+		t.Fatalf("after the reset timeout: %s %q", r.Status, r.Reason)
+	}
+	if e.handler.Breaker.Open("dd-prod") || len(e.handler.Incidents.ByExternalID("alert-1")) != 1 {
+		t.Fatal("the half-open success should close the circuit and create the incident")
+	}
+}

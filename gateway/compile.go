@@ -1,0 +1,307 @@
+package gateway
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/hookgate/hookgate"
+	"github.com/hookgate/hookgate/config"
+	"github.com/hookgate/hookgate/dispatch"
+	"github.com/hookgate/hookgate/handler/httpsend"
+	"github.com/hookgate/hookgate/handler/logsend"
+	"github.com/hookgate/hookgate/ingress"
+	"github.com/hookgate/hookgate/rules"
+	"github.com/hookgate/hookgate/verify"
+)
+
+// snapshot is an immutable compilation of every connection and handler. It
+// answers ingress lookups and dispatch plans; a change builds a new one and
+// swaps it in atomically, so a request sees one consistent configuration.
+type snapshot struct {
+	enabled  bool
+	byPath   map[string]*ingress.Endpoint
+	byName   map[string]*ingress.Endpoint
+	handlers map[string]*compiledHandler
+	server   *hookgate.RetryPolicy
+}
+
+type compiledHandler struct {
+	cfg     hookgate.HandlerConfig
+	sender  hookgate.Sender
+	timeout time.Duration
+}
+
+var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$`)
+
+// defaultHandlerTimeout bounds a handler call when the handler sets none.
+const defaultHandlerTimeout = 30 * time.Second
+
+// compile builds a snapshot from the file config, the stored connections and
+// the Go handlers registered in code. File connections win name clashes.
+func (g *Gateway) compile(cfg *config.Config, stored []*hookgate.Connection) (*snapshot, []error) {
+	var errs []error
+	s := &snapshot{
+		enabled:  cfg.Webhooks.Enabled == nil || *cfg.Webhooks.Enabled,
+		byPath:   map[string]*ingress.Endpoint{},
+		byName:   map[string]*ingress.Endpoint{},
+		handlers: map[string]*compiledHandler{},
+		server:   cfg.Dispatch.Retry,
+	}
+	for name, sender := range g.funcs {
+		s.handlers[name] = &compiledHandler{cfg: hookgate.HandlerConfig{Name: name, Type: "func"}, sender: sender, timeout: defaultHandlerTimeout}
+	}
+	for _, h := range cfg.Handlers {
+		ch, err := g.compileHandler(cfg, h)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("handler %q: %w", h.Name, err))
+			continue
+		}
+		if _, dup := s.handlers[h.Name]; dup {
+			errs = append(errs, fmt.Errorf("handler %q is defined twice", h.Name))
+			continue
+		}
+		s.handlers[h.Name] = ch
+	}
+	all := make([]*hookgate.Connection, 0, len(cfg.Connections)+len(stored))
+	for i := range cfg.Connections {
+		all = append(all, &cfg.Connections[i])
+	}
+	all = append(all, stored...)
+	for _, c := range all {
+		ep, err := compileConnection(&cfg.Webhooks, s.handlers, c)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("connection %q: %w", c.Name, err))
+			continue
+		}
+		if prev, dup := s.byName[c.Name]; dup {
+			errs = append(errs, fmt.Errorf("connection name %q is used twice (types %s and %s); names are unique across types", c.Name, prev.Conn.Type, c.Type))
+			continue
+		}
+		paths := []string{c.DefaultPath()}
+		if c.Path != "" {
+			paths = append(paths, c.Path)
+		}
+		clash := false
+		for _, p := range paths {
+			if other, ok := s.byPath[p]; ok {
+				errs = append(errs, fmt.Errorf("connection %q: path %s is already used by %q", c.Name, p, other.Conn.Name))
+				clash = true
+			}
+		}
+		if clash {
+			continue
+		}
+		s.byName[c.Name] = ep
+		for _, p := range paths {
+			s.byPath[p] = ep
+		}
+	}
+	return s, errs
+}
+
+func (g *Gateway) compileHandler(cfg *config.Config, h hookgate.HandlerConfig) (*compiledHandler, error) {
+	if !namePattern.MatchString(h.Name) {
+		return nil, fmt.Errorf("name must match %s", namePattern)
+	}
+	ch := &compiledHandler{cfg: h, timeout: time.Duration(h.Timeout)}
+	if ch.timeout == 0 {
+		ch.timeout = defaultHandlerTimeout
+	}
+	switch h.Type {
+	case "log":
+		ch.sender = &logsend.Sender{Name: h.Name, Logger: g.logger}
+	case "http":
+		u, err := url.Parse(h.URL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("url must be an absolute http(s) URL")
+		}
+		secret := h.SigningSecret
+		if secret == "" {
+			secret = cfg.SigningSecret
+		}
+		sender, err := httpsend.New(h.URL, h.Headers, secret, g.httpClient, g.now)
+		if err != nil {
+			return nil, err
+		}
+		ch.sender = sender
+	case "":
+		return nil, fmt.Errorf("type is required (log, http)")
+	default:
+		return nil, fmt.Errorf("handler type %q is not available in this version (available: log, http, and Go functions registered in code)", h.Type)
+	}
+	if h.Circuit != nil || h.RateLimit != 0 || h.Concurrency != 0 {
+		return nil, fmt.Errorf("circuit, rate_limit and concurrency are not available in this version")
+	}
+	return ch, nil
+}
+
+// compileConnection resolves a connection against its preset and the server
+// defaults and builds its verifier. It fails closed: unknown auth types,
+// missing secrets and unknown handlers are errors.
+func compileConnection(wh *config.Webhooks, handlers map[string]*compiledHandler, c *hookgate.Connection) (*ingress.Endpoint, error) {
+	if !namePattern.MatchString(c.Type) {
+		return nil, fmt.Errorf("type %q must match %s", c.Type, namePattern)
+	}
+	if !namePattern.MatchString(c.Name) {
+		return nil, fmt.Errorf("name %q must match %s", c.Name, namePattern)
+	}
+	if c.Path != "" && (!strings.HasPrefix(c.Path, "/") || strings.Contains(c.Path, "/receipts/")) {
+		return nil, fmt.Errorf("path %q must start with / and must not contain /receipts/", c.Path)
+	}
+	preset, hasPreset := verify.LookupPreset(c.Type)
+	pick := func(own, fromPreset string) string {
+		if own != "" {
+			return own
+		}
+		return fromPreset
+	}
+	auth := pick(c.Auth, preset.Auth)
+	if auth == "" {
+		return nil, fmt.Errorf("type %q has no provider preset; set auth (one of %v)", c.Type, verify.AuthTypes())
+	}
+	replay := time.Duration(wh.ReplayWindowSeconds) * time.Second
+	if c.ReplayWindowSeconds != nil {
+		replay = time.Duration(*c.ReplayWindowSeconds) * time.Second
+	}
+	secrets := make([]verify.Secret, 0, 2)
+	for i, v := range c.Secrets() {
+		if v == "" {
+			return nil, fmt.Errorf("signing secret %d is empty (is its ${ENV} variable set?)", i+1)
+		}
+		secrets = append(secrets, verify.Secret{ID: SecretID(i), Value: v})
+	}
+	vcfg := verify.Config{
+		Auth:                 auth,
+		Secrets:              secrets,
+		Basic:                c.BasicAuth,
+		APIKey:               c.APIKey,
+		SignatureHeader:      pick(c.SignatureHeader, preset.SignatureHeader),
+		TimestampHeader:      pick(c.TimestampHeader, preset.TimestampHeader),
+		ReplayWindow:         replay,
+		AllowUnauthenticated: c.AllowUnauthenticated,
+	}
+	v, err := verify.New(vcfg)
+	if err != nil {
+		return nil, err
+	}
+	ep := &ingress.Endpoint{
+		Conn:           c,
+		Verifier:       v,
+		NonceHeader:    pick(c.NonceHeader, preset.NonceHeader),
+		EventType:      pick(c.EventType, preset.EventType),
+		MaxPayload:     wh.MaxPayloadBytes,
+		IdempotencyTTL: time.Duration(wh.IdempotencyTTLSeconds) * time.Second,
+	}
+	if hasPreset && c.NonceHeader == "" {
+		ep.NonceBody = preset.NonceBody
+	}
+	ep.AllowEmptyBody = preset.EmptyBody
+	if c.MaxPayloadBytes != nil {
+		ep.MaxPayload = *c.MaxPayloadBytes
+	}
+	if c.IdempotencyTTL != nil {
+		ep.IdempotencyTTL = time.Duration(*c.IdempotencyTTL) * time.Second
+	}
+	if ep.MaxPayload <= 0 || ep.IdempotencyTTL <= 0 || replay <= 0 {
+		return nil, fmt.Errorf("max_payload_bytes, idempotency_ttl_seconds and replay_window_seconds must be positive")
+	}
+	if err := rules.ValidateSource(ep.EventType); err != nil {
+		return nil, fmt.Errorf("event_type: %w", err)
+	}
+	switch auth {
+	case "secret":
+		ep.RedactHeaders = append(ep.RedactHeaders, vcfg.SignatureHeader)
+	case "api_key":
+		if c.APIKey != nil && c.APIKey.Header != "" {
+			ep.RedactHeaders = append(ep.RedactHeaders, c.APIKey.Header)
+		}
+	}
+	if c.Response != nil && c.Response.Status != 0 {
+		if c.Response.Status < 200 || c.Response.Status > 299 {
+			return nil, fmt.Errorf("response.status must be a 2xx code")
+		}
+		if c.Response.Body != "" && c.Response.Body != "json" {
+			return nil, fmt.Errorf(`response.body must be "json" or empty`)
+		}
+	}
+	for i, r := range c.Routes {
+		if r.Filter != "" || r.Schema != "" || r.Transform != "" || r.OrderingKey != "" || r.Validate != "" {
+			return nil, fmt.Errorf("route %d: filter, schema, validate, transform and ordering_key are not available in this version", i+1)
+		}
+		if len(r.Handlers) == 0 {
+			return nil, fmt.Errorf("route %d: handlers is empty", i+1)
+		}
+		for _, h := range r.Handlers {
+			if _, ok := handlers[h]; !ok {
+				return nil, fmt.Errorf("route %d: unknown handler %q", i+1, h)
+			}
+		}
+	}
+	return ep, nil
+}
+
+// SecretID names the i-th signing secret of a connection in traces and on
+// receipts; the value itself is never shown.
+func SecretID(i int) string { return fmt.Sprintf("secret-%d", i+1) }
+
+// Lookup implements ingress.Directory.
+func (s *snapshot) Lookup(path string) (*ingress.Endpoint, error) {
+	if ep, ok := s.byPath[path]; ok {
+		return ep, nil
+	}
+	if rest, ok := strings.CutPrefix(path, "/webhooks/"); ok {
+		typ, name, ok := strings.Cut(rest, "/")
+		if ok && typ != "" && name != "" && !strings.Contains(name, "/") {
+			if ep, ok := s.byName[name]; ok && ep.Conn.Type != typ {
+				return nil, hookgate.Errorf(hookgate.EWrongType, "connection %q is not a %s connection", name, typ)
+			}
+		}
+	}
+	return nil, hookgate.Errorf(hookgate.ENotFound, "no connection at %s", path)
+}
+
+// Enabled implements ingress.Directory.
+func (s *snapshot) Enabled() bool { return s.enabled }
+
+// Plan implements dispatch.Planner.
+func (s *snapshot) Plan(r *hookgate.Receipt) ([]dispatch.Target, hookgate.Status, error) {
+	ep, ok := s.byName[r.Connection]
+	if !ok || ep.Conn.Type != r.ConnectionType {
+		return nil, "", fmt.Errorf("connection %s/%s no longer exists", r.ConnectionType, r.Connection)
+	}
+	conn := ep.Conn
+	if conn.Paused {
+		return nil, hookgate.StatusHeld, nil
+	}
+	routes := rules.MatchRoutes(conn.Routes, r.EventType)
+	if len(routes) == 0 {
+		return nil, hookgate.StatusFiltered, nil
+	}
+	var targets []dispatch.Target
+	seen := map[string]bool{}
+	for _, rt := range routes {
+		for _, name := range rt.Handlers {
+			if seen[name] {
+				continue
+			}
+			seen[name] = true
+			h, ok := s.handlers[name]
+			if !ok {
+				return nil, "", fmt.Errorf("handler %q no longer exists", name)
+			}
+			targets = append(targets, dispatch.Target{
+				Name:    name,
+				Sender:  h.sender,
+				Retry:   h.cfg.Retry.WithDefaults(conn.Retry, s.server),
+				Timeout: h.timeout,
+			})
+		}
+	}
+	return targets, "", nil
+}
+
+var _ http.Handler = (*ingress.Server)(nil)

@@ -1,0 +1,343 @@
+// Package gateway assembles hookgate: storage, ingress, dispatch and the
+// admin API. It is also the embeddable package: an application builds a
+// Gateway from a config, registers Go handlers with Handle, and serves.
+//
+//	audit := hookgate.SenderFunc(func(ctx context.Context, r *hookgate.Receipt) (int, bool, error) { … })
+//	gw, err := gateway.New(ctx, cfg, gateway.Options{Handlers: map[string]hookgate.Sender{"audit": audit}})
+//	ls, err := gw.Listen()
+//	err = gw.Serve(ctx, ls)
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/hookgate/hookgate"
+	"github.com/hookgate/hookgate/admin"
+	"github.com/hookgate/hookgate/config"
+	"github.com/hookgate/hookgate/dispatch"
+	"github.com/hookgate/hookgate/events"
+	"github.com/hookgate/hookgate/ingress"
+	"github.com/hookgate/hookgate/store"
+)
+
+// Options are the dependencies a caller may supply; zero values take defaults.
+type Options struct {
+	Logger *slog.Logger
+	// Now is the clock (tests set it).
+	Now func() time.Time
+	// Store replaces the one opened from cfg.Storage.URL.
+	Store hookgate.Store
+	// HTTPClient is used by http handlers.
+	HTTPClient *http.Client
+	// Handlers are Go handlers by name, usable in the routes of cfg and of
+	// stored connections from the start (Handle adds more later).
+	Handlers map[string]hookgate.Sender
+}
+
+// Gateway is a running hookgate.
+type Gateway struct {
+	cfg        *config.Config
+	logger     *slog.Logger
+	now        func() time.Time
+	store      hookgate.Store
+	ownStore   bool
+	bus        *events.Bus
+	httpClient *http.Client
+	dispatcher *dispatch.Dispatcher
+	ingress    *ingress.Server
+
+	mu    sync.Mutex // serialises connection changes and rebuilds
+	funcs map[string]hookgate.Sender
+	snap  atomic.Pointer[snapshot]
+}
+
+// New opens storage (running migrations) and compiles the configuration.
+// Any invalid connection or handler in cfg is an error: hookgate fails closed.
+func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error) {
+	g := &Gateway{
+		cfg:        cfg,
+		logger:     opts.Logger,
+		now:        opts.Now,
+		store:      opts.Store,
+		bus:        events.NewBus(),
+		httpClient: opts.HTTPClient,
+		funcs:      map[string]hookgate.Sender{},
+	}
+	for name, h := range opts.Handlers {
+		g.funcs[name] = h
+	}
+	if g.logger == nil {
+		g.logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	if g.now == nil {
+		g.now = time.Now
+	}
+	if g.httpClient == nil {
+		g.httpClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	}
+	if g.store == nil {
+		st, err := store.Open(ctx, cfg.Storage.URL)
+		if err != nil {
+			return nil, fmt.Errorf("open storage: %w", err)
+		}
+		g.store, g.ownStore = st, true
+	}
+	host, _ := os.Hostname()
+	g.dispatcher = &dispatch.Dispatcher{
+		Store:        g.store,
+		Planner:      plannerFunc(func() dispatch.Planner { return g.snap.Load() }),
+		Events:       g.bus,
+		Logger:       g.logger,
+		Now:          g.now,
+		Owner:        fmt.Sprintf("%s/%d/%s", host, os.Getpid(), uuid.NewString()[:8]),
+		Workers:      cfg.Dispatch.Workers,
+		Lease:        time.Duration(cfg.Dispatch.Lease),
+		PollInterval: time.Duration(cfg.Dispatch.PollInterval),
+	}
+	g.ingress = &ingress.Server{
+		Dir:    dirFunc(func() ingress.Directory { return g.snap.Load() }),
+		Store:  g.store,
+		Events: g.bus,
+		Logger: g.logger,
+		Now:    g.now,
+		NewID:  NewReceiptID,
+		Notify: g.dispatcher.Notify,
+	}
+	if err := g.rebuild(ctx); err != nil {
+		g.Close()
+		return nil, err
+	}
+	return g, nil
+}
+
+// NewReceiptID returns a time-ordered UUIDv7 string.
+func NewReceiptID() string { return uuid.Must(uuid.NewV7()).String() }
+
+// Handle registers a Go handler under name, usable in routes like any
+// configured handler. Call it before routes refer to it.
+func (g *Gateway) Handle(name string, s hookgate.Sender) error {
+	g.mu.Lock()
+	g.funcs[name] = s
+	g.mu.Unlock()
+	return g.rebuild(context.Background())
+}
+
+// rebuild compiles config + stored connections and swaps the snapshot.
+func (g *Gateway) rebuild(ctx context.Context) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.rebuildLocked(ctx)
+}
+
+func (g *Gateway) rebuildLocked(ctx context.Context) error {
+	stored, err := g.store.Connections(ctx)
+	if err != nil {
+		return fmt.Errorf("load stored connections: %w", err)
+	}
+	snap, errs := g.compile(g.cfg, stored)
+	if len(errs) > 0 {
+		return fmt.Errorf("invalid configuration: %w", errors.Join(errs...))
+	}
+	g.snap.Store(snap)
+	return nil
+}
+
+// Check compiles cfg without storage, for `hookgate config check`.
+func Check(cfg *config.Config) error {
+	g := &Gateway{cfg: cfg, logger: slog.New(slog.DiscardHandler), now: time.Now, httpClient: http.DefaultClient}
+	if _, errs := g.compile(cfg, nil); len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	return nil
+}
+
+// Store returns the gateway's store.
+func (g *Gateway) Store() hookgate.Store { return g.store }
+
+// Events returns the transition bus.
+func (g *Gateway) Events() *events.Bus { return g.bus }
+
+// Dispatcher returns the dispatcher (tests call RunOnce on it).
+func (g *Gateway) Dispatcher() *dispatch.Dispatcher { return g.dispatcher }
+
+// Ingress returns the public http.Handler.
+func (g *Gateway) Ingress() http.Handler { return g.ingress }
+
+// Connections returns every active connection, file-defined ones first.
+func (g *Gateway) Connections() []*hookgate.Connection {
+	snap := g.snap.Load()
+	out := make([]*hookgate.Connection, 0, len(snap.byName))
+	for _, ep := range snap.byName {
+		out = append(out, ep.Conn)
+	}
+	return out
+}
+
+// Connection returns one connection by type and name.
+func (g *Gateway) Connection(typ, name string) (*hookgate.Connection, error) {
+	ep, ok := g.snap.Load().byName[name]
+	if !ok || ep.Conn.Type != typ {
+		return nil, hookgate.Errorf(hookgate.ENotFound, "no connection %s/%s", typ, name)
+	}
+	return ep.Conn, nil
+}
+
+// AddConnection validates and stores a run-time connection.
+func (g *Gateway) AddConnection(ctx context.Context, c *hookgate.Connection) error {
+	return g.changeConnection(ctx, c, func() error { return g.store.CreateConnection(ctx, c) })
+}
+
+// UpdateConnection replaces a run-time connection. Un-pausing it schedules
+// every receipt it held.
+func (g *Gateway) UpdateConnection(ctx context.Context, c *hookgate.Connection) error {
+	var wasPaused bool
+	if ep, ok := g.snap.Load().byName[c.Name]; ok {
+		wasPaused = ep.Conn.Paused
+	}
+	if err := g.changeConnection(ctx, c, func() error { return g.store.UpdateConnection(ctx, c) }); err != nil {
+		return err
+	}
+	if wasPaused && !c.Paused {
+		return g.resumeHeld(ctx, c.Name)
+	}
+	return nil
+}
+
+// resumeHeld schedules the held receipts of a connection for dispatch.
+func (g *Gateway) resumeHeld(ctx context.Context, name string) error {
+	for {
+		held, _, err := g.store.Receipts(ctx, hookgate.ReceiptFilter{Connection: name, Status: hookgate.StatusHeld, Limit: 500})
+		if err != nil {
+			return fmt.Errorf("resume held receipts: %w", err)
+		}
+		if len(held) == 0 {
+			return nil
+		}
+		for _, r := range held {
+			if _, err := g.Replay(ctx, r.ID); err != nil {
+				return fmt.Errorf("resume held receipt %s: %w", r.ID, err)
+			}
+		}
+	}
+}
+
+func (g *Gateway) changeConnection(ctx context.Context, c *hookgate.Connection, write func() error) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	c.ReadOnly = false
+	snap := g.snap.Load()
+	if ep, ok := snap.byName[c.Name]; ok && ep.Conn.ReadOnly {
+		return hookgate.Errorf(hookgate.EReadOnly, "connection %q is defined in the config file and is read-only here", c.Name)
+	}
+	// Validate against everything else first, so a bad connection is never stored.
+	stored, err := g.store.Connections(ctx)
+	if err != nil {
+		return &hookgate.Error{Code: hookgate.EUnavailable, Message: "storage unavailable", Err: err}
+	}
+	others := make([]*hookgate.Connection, 0, len(stored)+1)
+	for _, s := range stored {
+		if s.Name != c.Name {
+			others = append(others, s)
+		}
+	}
+	if _, errs := g.compile(g.cfg, append(others, c)); len(errs) > 0 {
+		return &hookgate.Error{Code: hookgate.EInvalid, Message: errors.Join(errs...).Error()}
+	}
+	if err := write(); err != nil {
+		return err
+	}
+	return g.rebuildLocked(ctx)
+}
+
+// DeleteConnection removes a run-time connection. Its receipts stay.
+func (g *Gateway) DeleteConnection(ctx context.Context, typ, name string) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if ep, ok := g.snap.Load().byName[name]; ok && ep.Conn.ReadOnly && ep.Conn.Type == typ {
+		return hookgate.Errorf(hookgate.EReadOnly, "connection %q is defined in the config file and is read-only here", name)
+	}
+	if err := g.store.DeleteConnection(ctx, typ, name); err != nil {
+		return err
+	}
+	return g.rebuildLocked(ctx)
+}
+
+// Replay schedules a receipt for dispatch again and wakes the dispatcher.
+func (g *Gateway) Replay(ctx context.Context, id string) (hookgate.Transition, error) {
+	tr, err := g.store.Replay(ctx, id, g.now())
+	if err != nil {
+		return tr, err
+	}
+	g.bus.Publish(tr)
+	g.dispatcher.Notify()
+	return tr, nil
+}
+
+// Run dispatches and prunes until ctx is cancelled.
+func (g *Gateway) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); g.pruneLoop(ctx) }()
+	err := g.dispatcher.Run(ctx)
+	wg.Wait()
+	return err
+}
+
+func (g *Gateway) pruneLoop(ctx context.Context) {
+	t := time.NewTicker(10 * time.Minute)
+	defer t.Stop()
+	for {
+		if n, err := g.store.PruneIdempotencyKeys(ctx, g.now()); err != nil && ctx.Err() == nil {
+			g.logger.Error("prune idempotency keys", "err", err)
+		} else if n > 0 {
+			g.logger.Info("pruned expired idempotency keys", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Close releases storage opened by New.
+func (g *Gateway) Close() error {
+	if g.ownStore {
+		return g.store.Close()
+	}
+	return nil
+}
+
+type plannerFunc func() dispatch.Planner
+
+func (f plannerFunc) Plan(r *hookgate.Receipt) ([]dispatch.Target, hookgate.Status, error) {
+	return f().Plan(r)
+}
+
+type dirFunc func() ingress.Directory
+
+func (f dirFunc) Lookup(path string) (*ingress.Endpoint, error) { return f().Lookup(path) }
+func (f dirFunc) Enabled() bool                                 { return f().Enabled() }
+
+// Handlers lists the configured and registered handlers, sorted by name.
+func (g *Gateway) Handlers() []admin.HandlerInfo {
+	snap := g.snap.Load()
+	out := make([]admin.HandlerInfo, 0, len(snap.handlers))
+	for name, h := range snap.handlers {
+		out = append(out, admin.HandlerInfo{Name: name, Type: h.cfg.Type})
+	}
+	slices.SortFunc(out, func(a, b admin.HandlerInfo) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}

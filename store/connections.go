@@ -1,0 +1,105 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	hookgate "github.com/hookgate/hookgate"
+)
+
+// CreateConnection implements hookgate.Store. Names are unique across all
+// types; an existing name is EConflict.
+func (db *DB) CreateConnection(ctx context.Context, c *hookgate.Connection) error {
+	config, err := connectionJSON(c)
+	if err != nil {
+		return err
+	}
+	now := micros(time.Now())
+	// ON CONFLICT DO NOTHING instead of matching driver-specific
+	// unique-violation errors: no row inserted means the name exists.
+	res, err := db.write.ExecContext(ctx, db.d.q(`INSERT INTO connections (name, type, config, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING`), c.Name, c.Type, config, now, now)
+	if err != nil {
+		return fmt.Errorf("create connection %s: %w", c.Name, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("create connection %s: %w", c.Name, err)
+	} else if n == 0 {
+		return hookgate.Errorf(hookgate.EConflict, "connection %q already exists", c.Name)
+	}
+	return nil
+}
+
+// UpdateConnection implements hookgate.Store. The connection is found by type
+// and name; a missing one is ENotFound.
+func (db *DB) UpdateConnection(ctx context.Context, c *hookgate.Connection) error {
+	config, err := connectionJSON(c)
+	if err != nil {
+		return err
+	}
+	res, err := db.write.ExecContext(ctx, db.d.q(`UPDATE connections SET config = ?, updated_at = ?
+		WHERE type = ? AND name = ?`), config, micros(time.Now()), c.Type, c.Name)
+	if err != nil {
+		return fmt.Errorf("update connection %s: %w", c.Name, err)
+	}
+	return mustAffect(res, "connection "+c.Type+"/"+c.Name)
+}
+
+// DeleteConnection implements hookgate.Store.
+func (db *DB) DeleteConnection(ctx context.Context, typ, name string) error {
+	res, err := db.write.ExecContext(ctx, db.d.q(`DELETE FROM connections WHERE type = ? AND name = ?`), typ, name)
+	if err != nil {
+		return fmt.Errorf("delete connection %s: %w", name, err)
+	}
+	return mustAffect(res, "connection "+typ+"/"+name)
+}
+
+// Connections implements hookgate.Store, ordered by name.
+func (db *DB) Connections(ctx context.Context) ([]*hookgate.Connection, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT name, config FROM connections ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("list connections: %w", err)
+	}
+	defer rows.Close()
+	var out []*hookgate.Connection
+	for rows.Next() {
+		var name, config string
+		if err := rows.Scan(&name, &config); err != nil {
+			return nil, fmt.Errorf("list connections: %w", err)
+		}
+		var c hookgate.Connection
+		if err := json.Unmarshal([]byte(config), &c); err != nil {
+			return nil, fmt.Errorf("connection %s: %w", name, err)
+		}
+		c.ReadOnly = false // stored connections are editable by definition
+		out = append(out, &c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list connections: %w", err)
+	}
+	return out, nil
+}
+
+func connectionJSON(c *hookgate.Connection) (string, error) {
+	if c == nil || c.Type == "" || c.Name == "" {
+		return "", hookgate.Errorf(hookgate.EInvalid, "connection type and name are required")
+	}
+	b, err := json.Marshal(c)
+	if err != nil {
+		return "", fmt.Errorf("connection %s: %w", c.Name, err)
+	}
+	return string(b), nil
+}
+
+func mustAffect(res interface{ RowsAffected() (int64, error) }, what string) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if n == 0 {
+		return &hookgate.Error{Code: hookgate.ENotFound, Message: what + " not found"}
+	}
+	return nil
+}

@@ -1,0 +1,271 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	hookgate "github.com/hookgate/hookgate"
+)
+
+// Claim implements hookgate.Store.
+//
+// The due rows are selected and locked first, then leased, in one
+// transaction: on PostgreSQL the SELECT takes row locks with SKIP LOCKED, so
+// concurrent claimers pass over each other's rows and re-check a row's lease
+// after waiting for nothing; on SQLite the IMMEDIATE transaction makes the
+// claimer the only writer. Selecting first also yields each receipt's
+// previous status for its history row.
+func (db *DB) Claim(ctx context.Context, owner string, limit int, now time.Time, lease time.Duration) ([]*hookgate.Receipt, []hookgate.Transition, error) {
+	if owner == "" {
+		return nil, nil, hookgate.Errorf(hookgate.EInvalid, "claim: owner is required")
+	}
+	if limit <= 0 {
+		return nil, nil, nil
+	}
+	at := micros(now)
+	var (
+		out []*hookgate.Receipt
+		trs []hookgate.Transition
+	)
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		out, trs = nil, nil
+		rows, err := tx.QueryContext(ctx, db.d.q(`SELECT id, status FROM receipts
+			WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?)
+			ORDER BY next_attempt_at, id LIMIT ?`+db.d.skipLocked), at, at, limit)
+		if err != nil {
+			return fmt.Errorf("select due receipts: %w", err)
+		}
+		var (
+			ids  []any
+			prev = map[string]hookgate.Status{}
+		)
+		for rows.Next() {
+			var id, status string
+			if err := rows.Scan(&id, &status); err != nil {
+				rows.Close()
+				return fmt.Errorf("select due receipts: %w", err)
+			}
+			ids = append(ids, id)
+			prev[id] = hookgate.Status(status)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("select due receipts: %w", err)
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+
+		args := append([]any{string(hookgate.StatusDispatched), owner, micros(now.Add(lease)), at}, ids...)
+		rows, err = tx.QueryContext(ctx, db.d.q(`UPDATE receipts
+			SET status = ?, lease_owner = ?, lease_until = ?, updated_at = ?
+			WHERE id IN (`+placeholders(len(ids))+`) RETURNING `+fullColumns), args...)
+		if err != nil {
+			return fmt.Errorf("lease receipts: %w", err)
+		}
+		byID := make(map[string]*hookgate.Receipt, len(ids))
+		for rows.Next() {
+			r, err := scanReceipt(rows, true)
+			if err != nil {
+				rows.Close()
+				return fmt.Errorf("lease receipts: %w", err)
+			}
+			byID[r.ID] = r
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("lease receipts: %w", err)
+		}
+
+		// Attempts of the current round: the dispatcher skips handlers that
+		// already succeeded in it.
+		rows, err = tx.QueryContext(ctx, db.d.q(`SELECT `+prefixed("a.", attemptColumns)+` FROM attempts a
+			JOIN receipts r ON r.id = a.receipt_id AND r.round = a.round
+			WHERE a.receipt_id IN (`+placeholders(len(ids))+`)
+			ORDER BY a.receipt_id, a.started_at, a.number, a.id`), ids...)
+		if err != nil {
+			return fmt.Errorf("read attempts: %w", err)
+		}
+		for rows.Next() {
+			id, a, err := scanAttempt(rows)
+			if err != nil {
+				rows.Close()
+				return fmt.Errorf("read attempts: %w", err)
+			}
+			if r := byID[id]; r != nil {
+				r.Attempts = append(r.Attempts, a)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("read attempts: %w", err)
+		}
+
+		for _, v := range ids {
+			id := v.(string)
+			r := byID[id]
+			if r == nil {
+				return fmt.Errorf("lease receipts: %s vanished", id)
+			}
+			tr := hookgate.Transition{ReceiptID: id, Connection: r.Connection, From: prev[id],
+				Status: hookgate.StatusDispatched, At: r.UpdatedAt}
+			if _, err := tx.ExecContext(ctx, db.d.q(insertHistory), id, string(tr.From), string(tr.Status), "", at); err != nil {
+				return fmt.Errorf("insert history: %w", err)
+			}
+			out, trs = append(out, r), append(trs, tr)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("claim receipts: %w", err)
+	}
+	return out, trs, nil
+}
+
+// Complete implements hookgate.Store. A caller that no longer holds the lease
+// gets EConflict: the job was taken over after the lease expired, and the new
+// owner's outcome must not be overwritten.
+func (db *DB) Complete(ctx context.Context, owner string, c hookgate.Completion) ([]hookgate.Transition, error) {
+	switch c.Status {
+	case hookgate.StatusAcknowledged, hookgate.StatusDead, hookgate.StatusFiltered, hookgate.StatusHeld:
+	case hookgate.StatusFailed:
+		if c.NextAttemptAt == nil {
+			return nil, hookgate.Errorf(hookgate.EInvalid, "complete %s: failed without a next attempt time", c.ReceiptID)
+		}
+	default:
+		return nil, hookgate.Errorf(hookgate.EInvalid, "complete %s: status %q is not a dispatch outcome", c.ReceiptID, c.Status)
+	}
+	when := c.At
+	if when.IsZero() {
+		when = time.Now()
+	}
+	at := micros(when)
+	var tr hookgate.Transition
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		var (
+			status, connection string
+			round              int
+			leaseOwner         sql.NullString
+		)
+		err := tx.QueryRowContext(ctx, db.d.q(`SELECT status, connection, round, lease_owner FROM receipts
+			WHERE id = ?`+db.d.lockRows), c.ReceiptID).Scan(&status, &connection, &round, &leaseOwner)
+		if errors.Is(err, sql.ErrNoRows) {
+			return &hookgate.Error{Code: hookgate.ENotFound, Message: "receipt " + c.ReceiptID + " not found"}
+		}
+		if err != nil {
+			return fmt.Errorf("read receipt: %w", err)
+		}
+		if !leaseOwner.Valid || leaseOwner.String != owner {
+			return &hookgate.Error{Code: hookgate.EConflict,
+				Message: "receipt " + c.ReceiptID + " is not leased to " + owner + "; another worker took it over"}
+		}
+		for _, a := range c.Attempts {
+			if _, err := tx.ExecContext(ctx, db.d.q(`INSERT INTO attempts (receipt_id, round, handler, number,
+				started_at, finished_at, outcome, status_code, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+				c.ReceiptID, round, a.Handler, a.Number, micros(a.StartedAt), micros(a.FinishedAt),
+				string(a.Outcome), a.StatusCode, a.Error); err != nil {
+				return fmt.Errorf("insert attempt: %w", err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, db.d.q(`UPDATE receipts SET status = ?, reason = ?,
+			attempt_count = attempt_count + 1, next_attempt_at = ?, lease_owner = NULL, lease_until = NULL,
+			updated_at = ? WHERE id = ?`),
+			string(c.Status), c.Reason, nullMicros(c.NextAttemptAt), at, c.ReceiptID); err != nil {
+			return fmt.Errorf("update receipt: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, db.d.q(insertHistory), c.ReceiptID, status, string(c.Status), c.Reason, at); err != nil {
+			return fmt.Errorf("insert history: %w", err)
+		}
+		tr = hookgate.Transition{ReceiptID: c.ReceiptID, Connection: connection, From: hookgate.Status(status),
+			Status: c.Status, Reason: c.Reason, At: fromMicros(at)}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("complete receipt %s: %w", c.ReceiptID, err)
+	}
+	return []hookgate.Transition{tr}, nil
+}
+
+// Replay implements hookgate.Store. A receipt whose lease is held is in
+// flight and refused (EConflict); replay it after the attempt completes.
+func (db *DB) Replay(ctx context.Context, id string, now time.Time) (hookgate.Transition, error) {
+	at := micros(now)
+	var tr hookgate.Transition
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		var (
+			status, connection string
+			leaseUntil         sql.NullInt64
+		)
+		err := tx.QueryRowContext(ctx, db.d.q(`SELECT status, connection, lease_until FROM receipts
+			WHERE id = ?`+db.d.lockRows), id).Scan(&status, &connection, &leaseUntil)
+		if errors.Is(err, sql.ErrNoRows) {
+			return &hookgate.Error{Code: hookgate.ENotFound, Message: "receipt " + id + " not found"}
+		}
+		if err != nil {
+			return fmt.Errorf("read receipt: %w", err)
+		}
+		switch hookgate.Status(status) {
+		case hookgate.StatusRejected, hookgate.StatusDuplicate, hookgate.StatusHandshake:
+			return hookgate.Errorf(hookgate.EConflict, "a %s receipt cannot be replayed", status)
+		}
+		if leaseUntil.Valid && leaseUntil.Int64 >= at {
+			return hookgate.Errorf(hookgate.EConflict, "receipt %s is in flight; replay it when the attempt completes", id)
+		}
+		if _, err := tx.ExecContext(ctx, db.d.q(`UPDATE receipts SET status = ?, reason = '', round = round + 1,
+			attempt_count = 0, next_attempt_at = ?, lease_owner = NULL, lease_until = NULL, updated_at = ?
+			WHERE id = ?`), string(hookgate.StatusReceived), at, at, id); err != nil {
+			return fmt.Errorf("update receipt: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, db.d.q(insertHistory), id, status, string(hookgate.StatusReceived), "replay", at); err != nil {
+			return fmt.Errorf("insert history: %w", err)
+		}
+		tr = hookgate.Transition{ReceiptID: id, Connection: connection, From: hookgate.Status(status),
+			Status: hookgate.StatusReceived, Reason: "replay", At: fromMicros(at)}
+		return nil
+	})
+	if err != nil {
+		return hookgate.Transition{}, fmt.Errorf("replay receipt %s: %w", id, err)
+	}
+	return tr, nil
+}
+
+// pruneBatch bounds each prune transaction, so that pruning a large backlog
+// never holds SQLite's write lock long enough to delay ingest.
+const pruneBatch = 1000
+
+// PruneIdempotencyKeys implements hookgate.Store. A key whose expires_at is
+// at or before now is expired (the same rule Ingest uses to take one over).
+func (db *DB) PruneIdempotencyKeys(ctx context.Context, now time.Time) (int64, error) {
+	var total int64
+	for {
+		res, err := db.write.ExecContext(ctx, db.d.q(`DELETE FROM idempotency_keys WHERE key IN
+			(SELECT key FROM idempotency_keys WHERE expires_at <= ? LIMIT ?)`), micros(now), pruneBatch)
+		if err != nil {
+			return total, fmt.Errorf("prune idempotency keys: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, fmt.Errorf("prune idempotency keys: %w", err)
+		}
+		total += n
+		if n < pruneBatch {
+			return total, nil
+		}
+	}
+}
+
+// prefixed qualifies each column of a comma-separated list.
+func prefixed(p, columns string) string {
+	out := make([]byte, 0, len(columns)+16*len(p))
+	out = append(out, p...)
+	for i := 0; i < len(columns); i++ {
+		out = append(out, columns[i])
+		if columns[i] == ' ' && i > 0 && columns[i-1] == ',' {
+			out = append(out, p...)
+		}
+	}
+	return string(out)
+}

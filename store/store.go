@@ -1,0 +1,251 @@
+// Package store implements hookgate.Store on SQLite (the embedded default) and
+// PostgreSQL (several instances sharing one queue), with one implementation
+// over database/sql and a small dialect for the differences.
+//
+// The receipts table is also the dispatch queue: a receipt whose
+// next_attempt_at is set is a pending job, and Claim leases it by setting
+// lease_owner and lease_until. Storing the receipt and queueing it is one
+// row, so "stored" and "queued" can never disagree.
+//
+// Times are stored as unix microseconds (UTC) in both dialects, so both share
+// the queries and the listing cursor; values returned are in UTC with
+// microsecond precision.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io/fs"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+
+	hookgate "github.com/hookgate/hookgate"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers driver "pgx"
+	_ "modernc.org/sqlite"             // registers driver "sqlite"
+)
+
+//go:embed migrations/sqlite/*.sql migrations/postgres/*.sql
+var migrations embed.FS
+
+// DB is a hookgate.Store backed by SQLite or PostgreSQL.
+type DB struct {
+	// write runs every transaction that changes data. On SQLite it is a
+	// single connection: SQLite allows one writer at a time anyway, and
+	// queueing writers in Go's pool (FIFO, honouring ctx deadlines) is
+	// cheaper and fairer than letting several connections spin on
+	// SQLITE_BUSY. Its transactions begin IMMEDIATE (_txlock), so a
+	// read-then-write transaction (Claim, Complete, Replay) holds the write
+	// lock from its first statement and never fails upgrading a read lock.
+	write *sql.DB
+	// read serves queries outside transactions. On SQLite it is a separate
+	// pool of query_only connections: in WAL mode readers never block the
+	// writer nor wait for it. On PostgreSQL, and for SQLite :memory: (one
+	// connection holds the whole database), it is the same *sql.DB as write.
+	read *sql.DB
+	d    dialect
+}
+
+var _ hookgate.Store = (*DB)(nil)
+
+// Open connects to the database named by url and applies pending
+// migrations. url is one of:
+//
+//	sqlite://path/to/file.db   (sqlite:///abs/path.db for an absolute path)
+//	sqlite::memory:            (one private in-memory database, for tests)
+//	postgres://user:pass@host:5432/db?sslmode=disable   (or postgresql://)
+func Open(ctx context.Context, url string) (*DB, error) {
+	var (
+		db  *DB
+		err error
+	)
+	switch {
+	case url == "sqlite::memory:" || url == "sqlite://:memory:":
+		db, err = openSQLiteMemory()
+	case strings.HasPrefix(url, "sqlite://"):
+		db, err = openSQLite(ctx, strings.TrimPrefix(url, "sqlite://"))
+	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
+		db, err = openPostgres(url)
+	default:
+		return nil, hookgate.Errorf(hookgate.EInvalid, "storage url must start with sqlite:// or postgres://")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// sqlitePragmas make every acknowledged delivery durable: WAL so readers do
+// not block the writer, synchronous=FULL so a commit is fsynced before it
+// returns (NORMAL would survive kill -9 but may lose the last commits on
+// power loss), a busy timeout for the reader pool and other processes (the
+// `hookgate` CLI on the same file), and foreign keys for the cascades.
+const sqlitePragmas = "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)"
+
+func openSQLite(ctx context.Context, path string) (*DB, error) {
+	path, extra, _ := strings.Cut(path, "?")
+	if path == "" {
+		return nil, hookgate.Errorf(hookgate.EInvalid, "sqlite storage url has no file path")
+	}
+	if extra != "" {
+		extra = "&" + extra
+	}
+	w, err := sql.Open("sqlite", path+"?"+sqlitePragmas+
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate"+extra)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	// Connect the writer first: it creates the file and switches it to WAL
+	// (a persistent setting) before any reader opens it.
+	if err := w.PingContext(ctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	r, err := sql.Open("sqlite", path+"?"+sqlitePragmas+"&_pragma=query_only(1)"+extra)
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	return &DB{write: w, read: r, d: sqliteDialect}, nil
+}
+
+func openSQLiteMemory() (*DB, error) {
+	w, err := sql.Open("sqlite", ":memory:?_pragma=foreign_keys(1)&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite :memory:: %w", err)
+	}
+	// Every connection to :memory: is a new, empty database: keep exactly
+	// one, forever.
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	return &DB{write: w, read: w, d: sqliteDialect}, nil
+}
+
+func openPostgres(url string) (*DB, error) {
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	db.SetMaxOpenConns(max(8, 2*runtime.GOMAXPROCS(0)))
+	db.SetMaxIdleConns(max(8, 2*runtime.GOMAXPROCS(0)))
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	return &DB{write: db, read: db, d: postgresDialect}, nil
+}
+
+// Migrate applies pending migrations. It is idempotent and safe to run from
+// several instances at once: on PostgreSQL a session advisory lock, keyed by
+// the current schema, serialises them.
+func (db *DB) Migrate(ctx context.Context) error {
+	sub, err := fs.Sub(migrations, "migrations/"+db.d.name)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	var opts []goose.ProviderOption
+	if db.d.name == "postgres" {
+		var schema string
+		if err := db.write.QueryRowContext(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		h := fnv.New64a()
+		h.Write([]byte("hookgate migrations " + schema))
+		locker, err := lock.NewPostgresSessionLocker(
+			lock.WithLockID(int64(h.Sum64()>>1)),
+			lock.WithLockTimeout(1, 300),
+		)
+		if err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	p, err := goose.NewProvider(db.d.goose, db.write, sub, opts...)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
+
+// Ping checks that both pools answer.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.write.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping storage: %w", err)
+	}
+	if db.read != db.write {
+		if err := db.read.PingContext(ctx); err != nil {
+			return fmt.Errorf("ping storage: %w", err)
+		}
+	}
+	return nil
+}
+
+// Close closes the connections. On SQLite the writer closes last, so the
+// final checkpoint folds the WAL into the database file.
+func (db *DB) Close() error {
+	var err error
+	if db.read != db.write {
+		err = db.read.Close()
+	}
+	return errors.Join(err, db.write.Close())
+}
+
+// inTx runs fn in a write transaction and commits; any error rolls back.
+func (db *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
+
+func nullMicros(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return t.UnixMicro()
+}
+
+func timePtr(v sql.NullInt64) *time.Time {
+	if !v.Valid {
+		return nil
+	}
+	t := fromMicros(v.Int64)
+	return &t
+}
+
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
