@@ -343,3 +343,34 @@ handlers:
 		t.Fatalf("resumed: status %s, %d calls", got.Status, s.count())
 	}
 }
+
+// TestGoHandlersSurviveRestart: a connection stored at run time that routes
+// to a Go handler compiles again when the next process starts, because
+// Options.Handlers are known before the first compile.
+func TestGoHandlersSurviveRestart(t *testing.T) {
+	t.Parallel()
+	dbURL := "sqlite://" + t.TempDir() + "/hookgate.db"
+	cfg := func() *config.Config {
+		c, _, _ := config.Parse(nil)
+		c.Storage.URL = dbURL
+		return c
+	}
+	noop := hookgate.SenderFunc(func(context.Context, *hookgate.Receipt) (int, bool, error) { return 0, false, nil })
+	handlers := map[string]hookgate.Sender{"audit": noop}
+	ctx := context.Background()
+	gw, err := New(ctx, cfg(), Options{Handlers: handlers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = gw.AddConnection(ctx, &hookgate.Connection{Type: "internal", Name: "x", Auth: "secret", SignatureHeader: "X-Token",
+		SigningSecret: "tok", Routes: []hookgate.Route{{Handlers: []string{"audit"}}}})
+	gw.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw2, err := New(ctx, cfg(), Options{Handlers: handlers})
+	if err != nil {
+		t.Fatalf("restart with a stored connection routing to a Go handler: %v", err)
+	}
+	gw2.Close()
+}

@@ -60,39 +60,6 @@ func loadConfig() (*config.Config, error) {
 	return cfg, nil
 }
 
-// newGateway builds the gateway with Go handlers registered before the
-// connections that route to them are compiled.
-//
-// gateway.New compiles the configuration at once and refuses a route to a
-// handler it does not know, while Handle can only be called on a gateway that
-// New returned. So the connections are held back while New runs, the
-// handlers are registered, and the connections are put back; Handle
-// recompiles the gateway's configuration (the same *config.Config), so one
-// more Handle call brings them in. See README.md, "Product gap".
-func newGateway(ctx context.Context, cfg *config.Config, opts gateway.Options, handlers map[string]hookgate.Sender) (*gateway.Gateway, error) {
-	conns := cfg.Connections
-	cfg.Connections = nil
-	gw, err := gateway.New(ctx, cfg, opts)
-	if err != nil {
-		return nil, err
-	}
-	for name, s := range handlers {
-		if err := gw.Handle(name, s); err != nil {
-			gw.Close()
-			return nil, err
-		}
-	}
-	cfg.Connections = conns
-	for name, s := range handlers {
-		if err := gw.Handle(name, s); err != nil {
-			gw.Close()
-			return nil, err
-		}
-		break
-	}
-	return gw, nil
-}
-
 func main() {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	if os.Getenv("INCIDENT_WEBHOOK_SECRET") == "" {
@@ -112,9 +79,9 @@ func run(logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	gw, err := newGateway(ctx, cfg, gateway.Options{Logger: logger}, map[string]hookgate.Sender{
+	gw, err := gateway.New(ctx, cfg, gateway.Options{Logger: logger, Handlers: map[string]hookgate.Sender{
 		"incident-lead": &LeadHandler{People: people, Logger: logger},
-	})
+	}})
 	if err != nil {
 		return err
 	}

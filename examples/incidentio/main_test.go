@@ -66,7 +66,7 @@ func startExample(t *testing.T) *e2e {
 		e.announce = append(e.announce, msg)
 		e.mu.Unlock()
 	}}
-	gw, err := newGateway(context.Background(), cfg, gateway.Options{Logger: logger}, map[string]hookgate.Sender{"incident-lead": h})
+	gw, err := gateway.New(context.Background(), cfg, gateway.Options{Logger: logger, Handlers: map[string]hookgate.Sender{"incident-lead": h}})
 	if err != nil {
 		t.Fatal(err)
 	}

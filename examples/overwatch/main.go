@@ -86,36 +86,6 @@ func envOr(name, def string) string {
 	return def
 }
 
-// newGateway builds the gateway with Go handlers registered before the
-// connections that route to them are compiled: gateway.New refuses a route
-// to a handler it does not know yet, and Handle needs the gateway New
-// returns. The connections are held back during New and put back for a
-// recompile by Handle (which compiles the same *config.Config). See
-// README.md, "Product gap".
-func newGateway(ctx context.Context, cfg *config.Config, opts gateway.Options, handlers map[string]hookgate.Sender) (*gateway.Gateway, error) {
-	conns := cfg.Connections
-	cfg.Connections = nil
-	gw, err := gateway.New(ctx, cfg, opts)
-	if err != nil {
-		return nil, err
-	}
-	for name, s := range handlers {
-		if err := gw.Handle(name, s); err != nil {
-			gw.Close()
-			return nil, err
-		}
-	}
-	cfg.Connections = conns
-	for name, s := range handlers {
-		if err := gw.Handle(name, s); err != nil {
-			gw.Close()
-			return nil, err
-		}
-		break
-	}
-	return gw, nil
-}
-
 // newAlertHandler wires the handler with the seed's breaker settings.
 func newAlertHandler(logger *slog.Logger, now func() time.Time) *AlertHandler {
 	return &AlertHandler{
@@ -138,9 +108,9 @@ func run(logger *slog.Logger) error {
 	defer stop()
 	integrations := demoIntegrations()
 	cfg := buildConfig(integrations)
-	gw, err := newGateway(ctx, cfg, gateway.Options{Logger: logger}, map[string]hookgate.Sender{
+	gw, err := gateway.New(ctx, cfg, gateway.Options{Logger: logger, Handlers: map[string]hookgate.Sender{
 		alertHandlerName: newAlertHandler(logger, time.Now),
-	})
+	}})
 	if err != nil {
 		return err
 	}

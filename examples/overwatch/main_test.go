@@ -48,8 +48,8 @@ func startExample(t *testing.T) *e2e {
 	clk := &clock{t: time.Now().UTC().Truncate(time.Second)}
 	logger := slog.New(slog.DiscardHandler)
 	h := newAlertHandler(logger, clk.Now)
-	gw, err := newGateway(context.Background(), buildConfig(demoIntegrations()), gateway.Options{Logger: logger, Now: clk.Now},
-		map[string]hookgate.Sender{alertHandlerName: h})
+	gw, err := gateway.New(context.Background(), buildConfig(demoIntegrations()), gateway.Options{Logger: logger, Now: clk.Now,
+		Handlers: map[string]hookgate.Sender{alertHandlerName: h}})
 	if err != nil {
 		t.Fatal(err)
 	}
