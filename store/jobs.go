@@ -59,9 +59,14 @@ func (db *DB) Claim(ctx context.Context, owner string, limit int, now time.Time,
 			return nil
 		}
 
-		args := append([]any{string(hookgate.StatusDispatched), owner, micros(now.Add(lease)), at}, ids...)
+		// next_attempt_at moves to the lease's end: that is when the job is
+		// attempted again if this owner dies, and it keeps leased rows out of
+		// the front of the due index, so a claim reads only due rows instead
+		// of stepping over every job in flight.
+		until := micros(now.Add(lease))
+		args := append([]any{string(hookgate.StatusDispatched), owner, until, until, at}, ids...)
 		rows, err = tx.QueryContext(ctx, db.d.q(`UPDATE receipts
-			SET status = ?, lease_owner = ?, lease_until = ?, updated_at = ?
+			SET status = ?, lease_owner = ?, lease_until = ?, next_attempt_at = ?, updated_at = ?
 			WHERE id IN (`+placeholders(len(ids))+`) RETURNING `+fullColumns), args...)
 		if err != nil {
 			return fmt.Errorf("lease receipts: %w", err)
