@@ -40,8 +40,10 @@ type Store interface {
 	Claim(ctx context.Context, owner string, limit int, now time.Time, lease time.Duration) ([]*Receipt, []Transition, error)
 
 	// Complete records the attempts of a claimed job and its outcome, and
-	// releases the lease. It fails with ENotFound-coded error if owner no
-	// longer holds the lease (the job was taken over), writing nothing.
+	// releases the lease. It fails with an EConflict-coded error if owner no
+	// longer holds the lease (the job was taken over), writing nothing, and
+	// with EInvalid for StatusFailed without a NextAttemptAt (the receipt
+	// would never run again).
 	Complete(ctx context.Context, owner string, c Completion) ([]Transition, error)
 
 	// Replay schedules a receipt for dispatch again (new round, attempt

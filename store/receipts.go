@@ -56,7 +56,9 @@ func (db *DB) Ingest(ctx context.Context, r *hookgate.Receipt, ttl time.Duration
 	if err != nil {
 		return hookgate.Transition{}, fmt.Errorf("ingest: headers: %w", err)
 	}
+	// The receipt and its transition carry the stored precision from here on.
 	now := micros(r.ReceivedAt)
+	r.ReceivedAt = fromMicros(now)
 	var duplicateOf string
 	err = db.inTx(ctx, func(tx *sql.Tx) error {
 		if r.IdempotencyKey != "" {
@@ -116,6 +118,7 @@ func (db *DB) Record(ctx context.Context, r *hookgate.Receipt) (hookgate.Transit
 		return hookgate.Transition{}, fmt.Errorf("record: headers: %w", err)
 	}
 	now := micros(r.ReceivedAt)
+	r.ReceivedAt = fromMicros(now)
 	err = db.inTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, db.d.q(insertReceipt),
 			r.ID, r.ConnectionType, r.Connection, r.EventType, r.Nonce, r.IdempotencyKey,

@@ -32,7 +32,7 @@ CREATE TABLE receipts (
 CREATE INDEX receipts_due ON receipts (next_attempt_at, id) WHERE next_attempt_at IS NOT NULL;
 CREATE INDEX receipts_newest ON receipts (received_at DESC, id DESC);
 CREATE INDEX receipts_connection ON receipts (connection, received_at DESC, id DESC);
-CREATE INDEX receipts_status ON receipts (status, received_at);
+CREATE INDEX receipts_status ON receipts (status, received_at DESC, id DESC);
 
 CREATE TABLE attempts (
     id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
