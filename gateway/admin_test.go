@@ -123,96 +123,98 @@ connections:
 }
 
 func TestAdminReceiptsListAndPaging(t *testing.T) {
-	t.Parallel()
-	tg := newTestGateway(t, `
+	backends(t, func(t *testing.T, storage func(testing.TB) string) {
+		tg := newTestGatewayWith(t, storage, `
 connections:
   - {type: internal, name: a, auth: secret, signature_header: X-Token, signing_secret: tok, nonce_header: X-Nonce, event_type: body:type}
   - {type: internal, name: b, auth: secret, signature_header: X-Token, signing_secret: tok, nonce_header: X-Nonce}
 `)
-	for i := 0; i < 7; i++ {
-		tg.clock.Add(1)
-		tg.post("/webhooks/internal/a", http.Header{"X-Token": {"tok"}, "X-Nonce": {fmt.Sprint(i)}}, []byte(fmt.Sprintf(`{"type":"t%d"}`, i%2)))
-	}
-	tg.post("/webhooks/internal/b", http.Header{"X-Token": {"tok"}, "X-Nonce": {"x"}}, []byte(`{}`))
+		for i := 0; i < 7; i++ {
+			tg.clock.Add(1)
+			tg.post("/webhooks/internal/a", http.Header{"X-Token": {"tok"}, "X-Nonce": {fmt.Sprint(i)}}, []byte(fmt.Sprintf(`{"type":"t%d"}`, i%2)))
+		}
+		tg.post("/webhooks/internal/b", http.Header{"X-Token": {"tok"}, "X-Nonce": {"x"}}, []byte(`{}`))
 
-	var ids []string
-	cursor := ""
-	for page := 0; ; page++ {
-		var out struct {
-			Receipts []map[string]any `json:"receipts"`
-			Next     *string          `json:"next_cursor"`
-		}
-		path := "/api/v1/receipts?connection=a&limit=3"
-		if cursor != "" {
-			path += "&cursor=" + cursor
-		}
-		if st := tg.api("GET", path, nil, &out); st != 200 {
-			t.Fatalf("list = %d", st)
-		}
-		for _, r := range out.Receipts {
-			ids = append(ids, r["id"].(string))
-			if _, has := r["body"]; has {
-				t.Fatal("list entries must not carry the body")
+		var ids []string
+		cursor := ""
+		for page := 0; ; page++ {
+			var out struct {
+				Receipts []map[string]any `json:"receipts"`
+				Next     *string          `json:"next_cursor"`
+			}
+			path := "/api/v1/receipts?connection=a&limit=3"
+			if cursor != "" {
+				path += "&cursor=" + cursor
+			}
+			if st := tg.api("GET", path, nil, &out); st != 200 {
+				t.Fatalf("list = %d", st)
+			}
+			for _, r := range out.Receipts {
+				ids = append(ids, r["id"].(string))
+				if _, has := r["body"]; has {
+					t.Fatal("list entries must not carry the body")
+				}
+			}
+			if out.Next == nil {
+				break
+			}
+			cursor = *out.Next
+			if page > 5 {
+				t.Fatal("paging does not end")
 			}
 		}
-		if out.Next == nil {
-			break
+		if len(ids) != 7 {
+			t.Fatalf("paged %d receipts, want 7", len(ids))
 		}
-		cursor = *out.Next
-		if page > 5 {
-			t.Fatal("paging does not end")
+		for i := 1; i < len(ids); i++ {
+			if ids[i] >= ids[i-1] {
+				t.Fatalf("not newest first: %v", ids)
+			}
 		}
-	}
-	if len(ids) != 7 {
-		t.Fatalf("paged %d receipts, want 7", len(ids))
-	}
-	for i := 1; i < len(ids); i++ {
-		if ids[i] >= ids[i-1] {
-			t.Fatalf("not newest first: %v", ids)
+		var out struct{ Receipts []map[string]any }
+		tg.api("GET", "/api/v1/receipts?connection=a&event_type=t1", nil, &out)
+		if len(out.Receipts) != 3 {
+			t.Errorf("event_type filter: %d", len(out.Receipts))
 		}
-	}
-	var out struct{ Receipts []map[string]any }
-	tg.api("GET", "/api/v1/receipts?connection=a&event_type=t1", nil, &out)
-	if len(out.Receipts) != 3 {
-		t.Errorf("event_type filter: %d", len(out.Receipts))
-	}
-	for _, bad := range []string{"status=bogus", "limit=0", "limit=x", "since=yesterday", "cursor=not-a-cursor!"} {
-		var e map[string]any
-		if st := tg.api("GET", "/api/v1/receipts?"+bad, nil, &e); st != 400 {
-			t.Errorf("%s = %d", bad, st)
+		for _, bad := range []string{"status=bogus", "limit=0", "limit=x", "since=yesterday", "cursor=not-a-cursor!"} {
+			var e map[string]any
+			if st := tg.api("GET", "/api/v1/receipts?"+bad, nil, &e); st != 400 {
+				t.Errorf("%s = %d", bad, st)
+			}
 		}
-	}
-	if st := tg.api("GET", "/api/v1/receipts/does-not-exist", nil, nil); st != 404 {
-		t.Errorf("missing receipt = %d", st)
-	}
-	if st := tg.api("POST", "/api/v1/receipts/does-not-exist/replay", nil, nil); st != 404 {
-		t.Errorf("replay missing = %d", st)
-	}
+		if st := tg.api("GET", "/api/v1/receipts/does-not-exist", nil, nil); st != 404 {
+			t.Errorf("missing receipt = %d", st)
+		}
+		if st := tg.api("POST", "/api/v1/receipts/does-not-exist/replay", nil, nil); st != 404 {
+			t.Errorf("replay missing = %d", st)
+		}
+	})
 }
 
 // TestReceiptJSONShape pins the exact keys of SPEC §6 "Receipt JSON".
 func TestReceiptJSONShape(t *testing.T) {
-	t.Parallel()
-	tg := newTestGateway(t, `
+	backends(t, func(t *testing.T, storage func(testing.TB) string) {
+		tg := newTestGatewayWith(t, storage, `
 connections:
   - {type: internal, name: a, auth: secret, signature_header: X-Token, signing_secret: tok}
 `)
-	tg.post("/webhooks/internal/a", http.Header{"X-Token": {"tok"}}, []byte("{\"bin\":\"\xff\"}"))
-	id := tg.receipts("a")[0].ID
-	var got map[string]any
-	tg.api("GET", "/api/v1/receipts/"+id, nil, &got)
-	for _, k := range []string{"id", "connection", "connection_type", "event_type", "nonce", "idempotency_key", "status",
-		"reason", "duplicate_of", "received_at", "headers", "body", "body_base64", "secret_id", "attempts", "history"} {
-		if _, ok := got[k]; !ok {
-			t.Errorf("missing key %q", k)
+		tg.post("/webhooks/internal/a", http.Header{"X-Token": {"tok"}}, []byte("{\"bin\":\"\xff\"}"))
+		id := tg.receipts("a")[0].ID
+		var got map[string]any
+		tg.api("GET", "/api/v1/receipts/"+id, nil, &got)
+		for _, k := range []string{"id", "connection", "connection_type", "event_type", "nonce", "idempotency_key", "status",
+			"reason", "duplicate_of", "received_at", "headers", "body", "body_base64", "secret_id", "attempts", "history"} {
+			if _, ok := got[k]; !ok {
+				t.Errorf("missing key %q", k)
+			}
 		}
-	}
-	if got["body"] != nil || got["body_base64"] != "eyJiaW4iOiL/In0=" {
-		t.Errorf("non-UTF-8 body: body=%v body_base64=%v", got["body"], got["body_base64"])
-	}
-	if ts := got["received_at"].(string); len(ts) != len("2026-01-02T03:04:05.123456Z") || !strings.HasSuffix(ts, "Z") {
-		t.Errorf("received_at = %q", ts)
-	}
+		if got["body"] != nil || got["body_base64"] != "eyJiaW4iOiL/In0=" {
+			t.Errorf("non-UTF-8 body: body=%v body_base64=%v", got["body"], got["body_base64"])
+		}
+		if ts := got["received_at"].(string); len(ts) != len("2026-01-02T03:04:05.123456Z") || !strings.HasSuffix(ts, "Z") {
+			t.Errorf("received_at = %q", ts)
+		}
+	})
 }
 
 func TestJobStatusPolling(t *testing.T) {

@@ -132,72 +132,74 @@ func TestDispatchHTTPSuccess(t *testing.T) {
 }
 
 func TestDispatchRetriesWithBackoffThenSucceeds(t *testing.T) {
-	t.Parallel()
-	s := newSink(t, 503, 500, 200)
-	tg := dispatchGateway(t, s, "{max_attempts: 5, initial_interval: 10s, multiplier: 2, max_interval: 1m}")
-	tg.Dispatcher().Jitter = func() float64 { return 0.5 } // no jitter: exactly the base interval
-	r := tg.deliver("n1", `{"type":"order.paid"}`)
+	backends(t, func(t *testing.T, storage func(testing.TB) string) {
+		s := newSink(t, 503, 500, 200)
+		tg := dispatchGateway(t, s, "{max_attempts: 5, initial_interval: 10s, multiplier: 2, max_interval: 1m}")
+		tg.Dispatcher().Jitter = func() float64 { return 0.5 } // no jitter: exactly the base interval
+		r := tg.deliver("n1", `{"type":"order.paid"}`)
 
-	tg.drain()
-	got := tg.receipt(r.ID)
-	if got.Status != hookgate.StatusFailed || got.NextAttemptAt == nil {
-		t.Fatalf("after first failure: %+v", got)
-	}
-	if wait := got.NextAttemptAt.Sub(tg.clock.Now()); wait != 10*time.Second {
-		t.Errorf("first backoff = %v, want 10s", wait)
-	}
-	tg.clock.Add(9 * time.Second)
-	tg.drain()
-	if s.count() != 1 {
-		t.Fatalf("retried before it was due: %d calls", s.count())
-	}
-	tg.clock.Add(time.Second)
-	tg.drain()
-	got = tg.receipt(r.ID)
-	if wait := got.NextAttemptAt.Sub(tg.clock.Now()); wait != 20*time.Second {
-		t.Errorf("second backoff = %v, want 20s", wait)
-	}
-	tg.clock.Add(20 * time.Second)
-	tg.drain()
-	got = tg.receipt(r.ID)
-	if got.Status != hookgate.StatusAcknowledged || len(got.Attempts) != 3 || s.count() != 3 {
-		t.Fatalf("receipt = %s after %d calls, %d attempts", got.Status, s.count(), len(got.Attempts))
-	}
-	var states []string
-	for _, h := range got.History {
-		states = append(states, string(h.Status))
-	}
-	if want := "received,dispatched,failed,dispatched,failed,dispatched,acknowledged"; strings.Join(states, ",") != want {
-		t.Errorf("history = %v", states)
-	}
+		tg.drain()
+		got := tg.receipt(r.ID)
+		if got.Status != hookgate.StatusFailed || got.NextAttemptAt == nil {
+			t.Fatalf("after first failure: %+v", got)
+		}
+		if wait := got.NextAttemptAt.Sub(tg.clock.Now()); wait != 10*time.Second {
+			t.Errorf("first backoff = %v, want 10s", wait)
+		}
+		tg.clock.Add(9 * time.Second)
+		tg.drain()
+		if s.count() != 1 {
+			t.Fatalf("retried before it was due: %d calls", s.count())
+		}
+		tg.clock.Add(time.Second)
+		tg.drain()
+		got = tg.receipt(r.ID)
+		if wait := got.NextAttemptAt.Sub(tg.clock.Now()); wait != 20*time.Second {
+			t.Errorf("second backoff = %v, want 20s", wait)
+		}
+		tg.clock.Add(20 * time.Second)
+		tg.drain()
+		got = tg.receipt(r.ID)
+		if got.Status != hookgate.StatusAcknowledged || len(got.Attempts) != 3 || s.count() != 3 {
+			t.Fatalf("receipt = %s after %d calls, %d attempts", got.Status, s.count(), len(got.Attempts))
+		}
+		var states []string
+		for _, h := range got.History {
+			states = append(states, string(h.Status))
+		}
+		if want := "received,dispatched,failed,dispatched,failed,dispatched,acknowledged"; strings.Join(states, ",") != want {
+			t.Errorf("history = %v", states)
+		}
+	})
 }
 
 func TestDispatchDeadAfterMaxAttemptsThenReplay(t *testing.T) {
-	t.Parallel()
-	s := newSink(t, 500, 500, 500, 200)
-	tg := dispatchGateway(t, s, "{max_attempts: 3, initial_interval: 1s}")
-	r := tg.deliver("n1", `{"type":"order.paid"}`)
-	for i := 0; i < 5; i++ {
-		tg.drain()
-		tg.clock.Add(time.Hour)
-	}
-	got := tg.receipt(r.ID)
-	if got.Status != hookgate.StatusDead || s.count() != 3 || !strings.Contains(got.Reason, "exhausted") {
-		t.Fatalf("status %s reason %q after %d calls", got.Status, got.Reason, s.count())
-	}
+	backends(t, func(t *testing.T, storage func(testing.TB) string) {
+		s := newSink(t, 500, 500, 500, 200)
+		tg := dispatchGateway(t, s, "{max_attempts: 3, initial_interval: 1s}")
+		r := tg.deliver("n1", `{"type":"order.paid"}`)
+		for i := 0; i < 5; i++ {
+			tg.drain()
+			tg.clock.Add(time.Hour)
+		}
+		got := tg.receipt(r.ID)
+		if got.Status != hookgate.StatusDead || s.count() != 3 || !strings.Contains(got.Reason, "exhausted") {
+			t.Fatalf("status %s reason %q after %d calls", got.Status, got.Reason, s.count())
+		}
 
-	var out map[string]any
-	if st := tg.api("POST", "/api/v1/receipts/"+r.ID+"/replay", nil, &out); st != 202 {
-		t.Fatalf("replay = %d %v", st, out)
-	}
-	tg.drain()
-	got = tg.receipt(r.ID)
-	if got.Status != hookgate.StatusAcknowledged || s.count() != 4 {
-		t.Fatalf("after replay: %s, %d calls", got.Status, s.count())
-	}
-	if len(got.Attempts) != 4 {
-		t.Errorf("replay must add attempts to the same receipt: %d", len(got.Attempts))
-	}
+		var out map[string]any
+		if st := tg.api("POST", "/api/v1/receipts/"+r.ID+"/replay", nil, &out); st != 202 {
+			t.Fatalf("replay = %d %v", st, out)
+		}
+		tg.drain()
+		got = tg.receipt(r.ID)
+		if got.Status != hookgate.StatusAcknowledged || s.count() != 4 {
+			t.Fatalf("after replay: %s, %d calls", got.Status, s.count())
+		}
+		if len(got.Attempts) != 4 {
+			t.Errorf("replay must add attempts to the same receipt: %d", len(got.Attempts))
+		}
+	})
 }
 
 func TestDispatchNonRetryable4xxGoesDead(t *testing.T) {
@@ -246,28 +248,29 @@ func TestUnroutedEventIsFilteredAndReplayableLater(t *testing.T) {
 // pattern — handlers run in order, each independently; a retry does not
 // call again the handlers that already succeeded in this round.
 func TestOrderedHandlersRetryOnlyTheFailedOne(t *testing.T) {
-	t.Parallel()
-	a, b := newSink(t, 200), newSink(t, 500, 200)
-	tg := newTestGateway(t, fmt.Sprintf(`
+	backends(t, func(t *testing.T, storage func(testing.TB) string) {
+		a, b := newSink(t, 200), newSink(t, 500, 200)
+		tg := newTestGatewayWith(t, storage, fmt.Sprintf(`
 handlers:
   - {name: sla, type: http, url: %q}
   - {name: assign, type: http, url: %q}
 connections:
   - {type: internal, name: lin, auth: secret, signature_header: X-Token, signing_secret: tok, routes: [{handlers: [sla, assign]}], retry: {initial_interval: 1s}}
 `, a.srv.URL, b.srv.URL))
-	st, _ := tg.post("/webhooks/internal/lin", http.Header{"X-Token": {"tok"}}, []byte(`{"type":"Issue"}`))
-	if st != 204 {
-		t.Fatal(st)
-	}
-	tg.drain()
-	tg.clock.Add(time.Minute)
-	tg.drain()
-	if a.count() != 1 || b.count() != 2 {
-		t.Fatalf("calls: sla=%d assign=%d, want 1 and 2", a.count(), b.count())
-	}
-	if got := tg.receipts("lin")[0]; got.Status != hookgate.StatusAcknowledged {
-		t.Fatalf("status = %s", got.Status)
-	}
+		st, _ := tg.post("/webhooks/internal/lin", http.Header{"X-Token": {"tok"}}, []byte(`{"type":"Issue"}`))
+		if st != 204 {
+			t.Fatal(st)
+		}
+		tg.drain()
+		tg.clock.Add(time.Minute)
+		tg.drain()
+		if a.count() != 1 || b.count() != 2 {
+			t.Fatalf("calls: sla=%d assign=%d, want 1 and 2", a.count(), b.count())
+		}
+		if got := tg.receipts("lin")[0]; got.Status != hookgate.StatusAcknowledged {
+			t.Fatalf("status = %s", got.Status)
+		}
+	})
 }
 
 // TestGoFuncHandler: the embeddable package registers a handler in code.
@@ -318,30 +321,31 @@ func TestPanickingHandlerIsAFailedAttempt(t *testing.T) {
 
 // TestPausedConnectionHoldsThenResumes: nothing is dropped by configuration.
 func TestPausedConnectionHoldsThenResumes(t *testing.T) {
-	t.Parallel()
-	s := newSink(t, 200)
-	tg := newTestGateway(t, fmt.Sprintf(`
+	backends(t, func(t *testing.T, storage func(testing.TB) string) {
+		s := newSink(t, 200)
+		tg := newTestGatewayWith(t, storage, fmt.Sprintf(`
 handlers:
   - {name: forward, type: http, url: %q}
 `, s.srv.URL))
-	if st := tg.api("POST", "/api/v1/connections", map[string]any{
-		"type": "internal", "name": "p", "auth": "secret", "signature_header": "X-Token", "signing_secret": "tok",
-		"paused": true, "routes": []map[string]any{{"handlers": []string{"forward"}}},
-	}, nil); st != 201 {
-		t.Fatal(st)
-	}
-	tg.post("/webhooks/internal/p", http.Header{"X-Token": {"tok"}}, []byte(`{"n":1}`))
-	tg.drain()
-	if got := tg.receipts("p")[0]; got.Status != hookgate.StatusHeld || s.count() != 0 {
-		t.Fatalf("paused: status %s, %d calls", got.Status, s.count())
-	}
-	if st := tg.api("PATCH", "/api/v1/connections/internal/p", map[string]any{"paused": false}, nil); st != 200 {
-		t.Fatal(st)
-	}
-	tg.drain()
-	if got := tg.receipts("p")[0]; got.Status != hookgate.StatusAcknowledged || s.count() != 1 {
-		t.Fatalf("resumed: status %s, %d calls", got.Status, s.count())
-	}
+		if st := tg.api("POST", "/api/v1/connections", map[string]any{
+			"type": "internal", "name": "p", "auth": "secret", "signature_header": "X-Token", "signing_secret": "tok",
+			"paused": true, "routes": []map[string]any{{"handlers": []string{"forward"}}},
+		}, nil); st != 201 {
+			t.Fatal(st)
+		}
+		tg.post("/webhooks/internal/p", http.Header{"X-Token": {"tok"}}, []byte(`{"n":1}`))
+		tg.drain()
+		if got := tg.receipts("p")[0]; got.Status != hookgate.StatusHeld || s.count() != 0 {
+			t.Fatalf("paused: status %s, %d calls", got.Status, s.count())
+		}
+		if st := tg.api("PATCH", "/api/v1/connections/internal/p", map[string]any{"paused": false}, nil); st != 200 {
+			t.Fatal(st)
+		}
+		tg.drain()
+		if got := tg.receipts("p")[0]; got.Status != hookgate.StatusAcknowledged || s.count() != 1 {
+			t.Fatalf("resumed: status %s, %d calls", got.Status, s.count())
+		}
+	})
 }
 
 // TestGoHandlersSurviveRestart: a connection stored at run time that routes

@@ -18,6 +18,7 @@ import (
 	"github.com/hookgate/hookgate"
 	"github.com/hookgate/hookgate/admin"
 	"github.com/hookgate/hookgate/config"
+	"github.com/hookgate/hookgate/store/storetest"
 )
 
 // clock is a settable test clock.
@@ -45,7 +46,22 @@ type testGateway struct {
 
 func newTestGateway(t testing.TB, yaml string) *testGateway {
 	t.Helper()
-	return newTestGatewayOn(t, yaml, "sqlite://"+filepath.Join(t.TempDir(), "hookgate.db"))
+	return newTestGatewayOn(t, yaml, sqliteURL(t))
+}
+
+func sqliteURL(t testing.TB) string { return "sqlite://" + filepath.Join(t.TempDir(), "hookgate.db") }
+
+// backends runs a test on SQLite and, when HOOKGATE_TEST_POSTGRES_URL is
+// set, on PostgreSQL: storage(t) gives the storage URL of the run.
+func backends(t *testing.T, test func(t *testing.T, storage func(testing.TB) string)) {
+	t.Run("sqlite", func(t *testing.T) { t.Parallel(); test(t, sqliteURL) })
+	t.Run("postgres", func(t *testing.T) { t.Parallel(); test(t, storetest.PostgresURL) })
+}
+
+// newTestGatewayWith is newTestGateway on the storage of a backends run.
+func newTestGatewayWith(t testing.TB, storage func(testing.TB) string, yaml string) *testGateway {
+	t.Helper()
+	return newTestGatewayOn(t, yaml, storage(t))
 }
 
 func newTestGatewayOn(t testing.TB, yaml, storageURL string) *testGateway {

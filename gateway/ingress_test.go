@@ -22,91 +22,92 @@ import (
 // The seed-003 example, signed the way its curl/openssl recipe signs it:
 // printf '%s' "$BODY" | openssl dgst -sha256 -hmac whsec_PROVIDED_BY_GITHUB
 func TestSeed003Flow(t *testing.T) {
-	t.Parallel()
-	tg := newTestGateway(t, `
+	backends(t, func(t *testing.T, storage func(testing.TB) string) {
+		tg := newTestGatewayWith(t, storage, `
 handlers:
   - {name: audit, type: log}
 `)
-	status := tg.api("POST", "/api/v1/connections", map[string]any{
-		"type": "github", "name": "primary",
-		"signing_secret":   "whsec_PROVIDED_BY_GITHUB",
-		"nonce_header":     "X-GitHub-Delivery",
-		"signature_header": "X-Hub-Signature-256",
-		"routes":           []map[string]any{{"handlers": []string{"audit"}}},
-	}, nil)
-	if status != 201 {
-		t.Fatalf("register = %d", status)
-	}
-	sign := func(body string) string {
-		m := hmac.New(sha256.New, []byte("whsec_PROVIDED_BY_GITHUB"))
-		m.Write([]byte(body))
-		return "sha256=" + hex.EncodeToString(m.Sum(nil))
-	}
-	body := `{"action":"opened","number":7,"pull_request":{"id":42}}`
-	nonce := uuid.NewString()
-	h := http.Header{"X-Github-Delivery": {nonce}, "X-Hub-Signature-256": {sign(body)}, "X-Github-Event": {"pull_request"}}
-
-	if st, b := tg.post("/webhooks/github/primary", h, []byte(body)); st != 204 || len(b) != 0 {
-		t.Fatalf("first delivery = %d %q, want 204 and no body", st, b)
-	}
-	if st, _ := tg.post("/webhooks/github/primary", h, []byte(body)); st != 204 {
-		t.Fatalf("retry = %d, want 204", st)
-	}
-	bad := `{"action":`
-	hb := http.Header{"X-Github-Delivery": {uuid.NewString()}, "X-Hub-Signature-256": {sign(bad)}}
-	if st, b := tg.post("/webhooks/github/primary", hb, []byte(bad)); st != 400 {
-		t.Fatalf("malformed = %d, want 400", st)
-	} else {
-		assertErrorBody(t, b, hookgate.EMalformed)
-	}
-	hw := http.Header{"X-Github-Delivery": {uuid.NewString()}, "X-Hub-Signature-256": {sign(body + " ")}}
-	if st, b := tg.post("/webhooks/github/primary", hw, []byte(body)); st != 401 {
-		t.Fatalf("bad signature = %d, want 401", st)
-	} else {
-		assertErrorBody(t, b, hookgate.EUnauthorized)
-		assertNoSecret(t, b, "whsec_PROVIDED_BY_GITHUB", sign(body)[7:])
-	}
-
-	rs := tg.receipts("primary")
-	counts := map[hookgate.Status]int{}
-	for _, r := range rs {
-		counts[r.Status]++
-	}
-	if counts[hookgate.StatusReceived] != 1 || counts[hookgate.StatusDuplicate] != 1 || counts[hookgate.StatusRejected] != 1 || len(rs) != 3 {
-		t.Fatalf("receipts by status = %v (of %d)", counts, len(rs))
-	}
-	var first, dup *hookgate.Receipt
-	for _, r := range rs {
-		switch r.Status {
-		case hookgate.StatusReceived:
-			first = r
-		case hookgate.StatusDuplicate:
-			dup = r
+		status := tg.api("POST", "/api/v1/connections", map[string]any{
+			"type": "github", "name": "primary",
+			"signing_secret":   "whsec_PROVIDED_BY_GITHUB",
+			"nonce_header":     "X-GitHub-Delivery",
+			"signature_header": "X-Hub-Signature-256",
+			"routes":           []map[string]any{{"handlers": []string{"audit"}}},
+		}, nil)
+		if status != 201 {
+			t.Fatalf("register = %d", status)
 		}
-	}
-	if dup.DuplicateOf != first.ID {
-		t.Errorf("duplicate_of = %q, want %q", dup.DuplicateOf, first.ID)
-	}
-	if want := "primary:pull_request:" + nonce; first.IdempotencyKey != want {
-		t.Errorf("idempotency key = %q, want %q", first.IdempotencyKey, want)
-	}
+		sign := func(body string) string {
+			m := hmac.New(sha256.New, []byte("whsec_PROVIDED_BY_GITHUB"))
+			m.Write([]byte(body))
+			return "sha256=" + hex.EncodeToString(m.Sum(nil))
+		}
+		body := `{"action":"opened","number":7,"pull_request":{"id":42}}`
+		nonce := uuid.NewString()
+		h := http.Header{"X-Github-Delivery": {nonce}, "X-Hub-Signature-256": {sign(body)}, "X-Github-Event": {"pull_request"}}
 
-	tg.drain()
-	var got map[string]any
-	if st := tg.api("GET", "/api/v1/receipts/"+first.ID, nil, &got); st != 200 {
-		t.Fatalf("get receipt = %d", st)
-	}
-	if got["status"] != "acknowledged" || got["body"] != body || got["secret_id"] != "secret-1" {
-		t.Errorf("receipt = %v", got)
-	}
-	hist := got["history"].([]any)
-	var states []string
-	for _, h := range hist {
-		states = append(states, h.(map[string]any)["status"].(string))
-	}
-	if strings.Join(states, ",") != "received,dispatched,acknowledged" {
-		t.Errorf("history = %v", states)
-	}
+		if st, b := tg.post("/webhooks/github/primary", h, []byte(body)); st != 204 || len(b) != 0 {
+			t.Fatalf("first delivery = %d %q, want 204 and no body", st, b)
+		}
+		if st, _ := tg.post("/webhooks/github/primary", h, []byte(body)); st != 204 {
+			t.Fatalf("retry = %d, want 204", st)
+		}
+		bad := `{"action":`
+		hb := http.Header{"X-Github-Delivery": {uuid.NewString()}, "X-Hub-Signature-256": {sign(bad)}}
+		if st, b := tg.post("/webhooks/github/primary", hb, []byte(bad)); st != 400 {
+			t.Fatalf("malformed = %d, want 400", st)
+		} else {
+			assertErrorBody(t, b, hookgate.EMalformed)
+		}
+		hw := http.Header{"X-Github-Delivery": {uuid.NewString()}, "X-Hub-Signature-256": {sign(body + " ")}}
+		if st, b := tg.post("/webhooks/github/primary", hw, []byte(body)); st != 401 {
+			t.Fatalf("bad signature = %d, want 401", st)
+		} else {
+			assertErrorBody(t, b, hookgate.EUnauthorized)
+			assertNoSecret(t, b, "whsec_PROVIDED_BY_GITHUB", sign(body)[7:])
+		}
+
+		rs := tg.receipts("primary")
+		counts := map[hookgate.Status]int{}
+		for _, r := range rs {
+			counts[r.Status]++
+		}
+		if counts[hookgate.StatusReceived] != 1 || counts[hookgate.StatusDuplicate] != 1 || counts[hookgate.StatusRejected] != 1 || len(rs) != 3 {
+			t.Fatalf("receipts by status = %v (of %d)", counts, len(rs))
+		}
+		var first, dup *hookgate.Receipt
+		for _, r := range rs {
+			switch r.Status {
+			case hookgate.StatusReceived:
+				first = r
+			case hookgate.StatusDuplicate:
+				dup = r
+			}
+		}
+		if dup.DuplicateOf != first.ID {
+			t.Errorf("duplicate_of = %q, want %q", dup.DuplicateOf, first.ID)
+		}
+		if want := "primary:pull_request:" + nonce; first.IdempotencyKey != want {
+			t.Errorf("idempotency key = %q, want %q", first.IdempotencyKey, want)
+		}
+
+		tg.drain()
+		var got map[string]any
+		if st := tg.api("GET", "/api/v1/receipts/"+first.ID, nil, &got); st != 200 {
+			t.Fatalf("get receipt = %d", st)
+		}
+		if got["status"] != "acknowledged" || got["body"] != body || got["secret_id"] != "secret-1" {
+			t.Errorf("receipt = %v", got)
+		}
+		hist := got["history"].([]any)
+		var states []string
+		for _, h := range hist {
+			states = append(states, h.(map[string]any)["status"].(string))
+		}
+		if strings.Join(states, ",") != "received,dispatched,acknowledged" {
+			t.Errorf("history = %v", states)
+		}
+	})
 }
 
 // authCase is one auth type of the contract table: a connection and a
@@ -185,13 +186,13 @@ func authCases(t *testing.T) []authCase {
 // TestIngressContract runs the status-code contract of SPEC §2 for every
 // auth type in scope.
 func TestIngressContract(t *testing.T) {
-	t.Parallel()
-	cases := authCases(t)
-	var conns strings.Builder
-	for _, c := range cases {
-		fmt.Fprintf(&conns, "  - %s\n", c.conn)
-	}
-	tg := newTestGateway(t, `
+	backends(t, func(t *testing.T, storage func(testing.TB) string) {
+		cases := authCases(t)
+		var conns strings.Builder
+		for _, c := range cases {
+			fmt.Fprintf(&conns, "  - %s\n", c.conn)
+		}
+		tg := newTestGatewayWith(t, storage, `
 webhooks:
   max_payload_bytes: 1024
 handlers:
@@ -199,108 +200,109 @@ handlers:
 connections:
 `+conns.String())
 
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			body := []byte(fmt.Sprintf(`{"id":"%s","type":"thing.happened","event_type":"x","event":"envelope-sent","topic":"conversation.user.created"}`, uuid.NewString()))
-			signed := func(b []byte) http.Header {
-				h := http.Header{}
-				c.sign(h, b, tg.clock.Now())
-				return h
-			}
-			h := signed(body)
-			if st, b := tg.post(c.path, h, body); st != 204 {
-				t.Fatalf("accept = %d %s", st, b)
-			}
-			if st, b := tg.post(c.path, h, body); st != 204 {
-				t.Fatalf("duplicate = %d %s", st, b)
-			}
-
-			// Signature mismatch: the body changed by one byte after signing.
-			// (Credential schemes do not sign the body; for them, a wrong
-			// credential is the mismatch.)
-			changed := bytes.Replace(body, []byte(`"id"`), []byte(`"iD"`), 1)
-			hm := signed(body)
-			if c.name == "basic datadog" || strings.HasPrefix(c.name, "secret") || strings.HasPrefix(c.name, "api_key") {
-				for k := range hm {
-					hm.Set(k, hm.Get(k)+"x")
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				body := []byte(fmt.Sprintf(`{"id":"%s","type":"thing.happened","event_type":"x","event":"envelope-sent","topic":"conversation.user.created"}`, uuid.NewString()))
+				signed := func(b []byte) http.Header {
+					h := http.Header{}
+					c.sign(h, b, tg.clock.Now())
+					return h
 				}
-			}
-			st, b := tg.post(c.path, hm, changed)
-			if st != 401 {
-				t.Fatalf("mismatch = %d %s", st, b)
-			}
-			assertErrorBody(t, b, hookgate.EUnauthorized)
-			assertNoSecret(t, b, c.secretUA)
+				h := signed(body)
+				if st, b := tg.post(c.path, h, body); st != 204 {
+					t.Fatalf("accept = %d %s", st, b)
+				}
+				if st, b := tg.post(c.path, h, body); st != 204 {
+					t.Fatalf("duplicate = %d %s", st, b)
+				}
 
-			hmiss := signed(body)
-			c.unsign(hmiss)
-			if st, b := tg.post(c.path, hmiss, body); st != 401 {
-				t.Fatalf("missing signature = %d %s", st, b)
-			}
+				// Signature mismatch: the body changed by one byte after signing.
+				// (Credential schemes do not sign the body; for them, a wrong
+				// credential is the mismatch.)
+				changed := bytes.Replace(body, []byte(`"id"`), []byte(`"iD"`), 1)
+				hm := signed(body)
+				if c.name == "basic datadog" || strings.HasPrefix(c.name, "secret") || strings.HasPrefix(c.name, "api_key") {
+					for k := range hm {
+						hm.Set(k, hm.Get(k)+"x")
+					}
+				}
+				st, b := tg.post(c.path, hm, changed)
+				if st != 401 {
+					t.Fatalf("mismatch = %d %s", st, b)
+				}
+				assertErrorBody(t, b, hookgate.EUnauthorized)
+				assertNoSecret(t, b, c.secretUA)
 
-			malformed := []string{`[1,2]`, `"str"`, `{"a":`, ``}
-			if strings.HasPrefix(c.name, "secret google") {
-				malformed = malformed[:3] // Google push notifications have no body: empty is valid there
-			}
-			for _, bad := range malformed {
-				if st, b := tg.post(c.path, signed([]byte(bad)), []byte(bad)); st != 400 {
-					t.Fatalf("malformed %q = %d %s", bad, st, b)
+				hmiss := signed(body)
+				c.unsign(hmiss)
+				if st, b := tg.post(c.path, hmiss, body); st != 401 {
+					t.Fatalf("missing signature = %d %s", st, b)
+				}
+
+				malformed := []string{`[1,2]`, `"str"`, `{"a":`, ``}
+				if strings.HasPrefix(c.name, "secret google") {
+					malformed = malformed[:3] // Google push notifications have no body: empty is valid there
+				}
+				for _, bad := range malformed {
+					if st, b := tg.post(c.path, signed([]byte(bad)), []byte(bad)); st != 400 {
+						t.Fatalf("malformed %q = %d %s", bad, st, b)
+					} else {
+						assertErrorBody(t, b, hookgate.EMalformed)
+					}
+				}
+
+				big := []byte(`{"pad":"` + strings.Repeat("x", 2000) + `"}`)
+				if st, b := tg.post(c.path, signed(big), big); st != 413 {
+					t.Fatalf("oversized (Content-Length) = %d %s", st, b)
+				}
+				// Chunked: no Content-Length, so the limit is enforced while reading.
+				req, _ := http.NewRequest("POST", tg.ingest.URL+c.path, io.MultiReader(bytes.NewReader(big)))
+				req.Header = signed(big)
+				req.Header.Set("Content-Type", "application/json")
+				req.ContentLength = -1
+				if st, b := do(t, req); st != 413 {
+					t.Fatalf("oversized (chunked) = %d %s", st, b)
 				} else {
-					assertErrorBody(t, b, hookgate.EMalformed)
+					assertErrorBody(t, b, hookgate.ETooLarge)
 				}
-			}
 
-			big := []byte(`{"pad":"` + strings.Repeat("x", 2000) + `"}`)
-			if st, b := tg.post(c.path, signed(big), big); st != 413 {
-				t.Fatalf("oversized (Content-Length) = %d %s", st, b)
+				if c.hasTS {
+					stale := signedAt(c, body, tg.clock.Now().Add(-6*time.Minute))
+					if st, b := tg.post(c.path, stale, body); st != 409 {
+						t.Fatalf("stale timestamp = %d %s", st, b)
+					} else {
+						assertErrorBody(t, b, hookgate.EReplay)
+					}
+					future := signedAt(c, body, tg.clock.Now().Add(6*time.Minute))
+					if st, _ := tg.post(c.path, future, body); st != 409 {
+						t.Fatalf("future timestamp = %d", st)
+					}
+				}
+			})
+		}
+
+		t.Run("unknown connection", func(t *testing.T) {
+			st, b := tg.post("/webhooks/github/nope", nil, []byte(`{}`))
+			if st != 404 {
+				t.Fatalf("= %d", st)
 			}
-			// Chunked: no Content-Length, so the limit is enforced while reading.
-			req, _ := http.NewRequest("POST", tg.ingest.URL+c.path, io.MultiReader(bytes.NewReader(big)))
-			req.Header = signed(big)
-			req.Header.Set("Content-Type", "application/json")
-			req.ContentLength = -1
-			if st, b := do(t, req); st != 413 {
-				t.Fatalf("oversized (chunked) = %d %s", st, b)
+			assertErrorBody(t, b, hookgate.ENotFound)
+		})
+		t.Run("name under the wrong type", func(t *testing.T) {
+			st, b := tg.post("/webhooks/stripe/gh", nil, []byte(`{}`))
+			if st != 400 {
+				t.Fatalf("= %d", st)
+			}
+			assertErrorBody(t, b, hookgate.EWrongType)
+		})
+		t.Run("method", func(t *testing.T) {
+			req, _ := http.NewRequest("PUT", tg.ingest.URL+"/webhooks/github/gh", strings.NewReader("{}"))
+			if st, b := do(t, req); st != 405 {
+				t.Fatalf("= %d", st)
 			} else {
-				assertErrorBody(t, b, hookgate.ETooLarge)
-			}
-
-			if c.hasTS {
-				stale := signedAt(c, body, tg.clock.Now().Add(-6*time.Minute))
-				if st, b := tg.post(c.path, stale, body); st != 409 {
-					t.Fatalf("stale timestamp = %d %s", st, b)
-				} else {
-					assertErrorBody(t, b, hookgate.EReplay)
-				}
-				future := signedAt(c, body, tg.clock.Now().Add(6*time.Minute))
-				if st, _ := tg.post(c.path, future, body); st != 409 {
-					t.Fatalf("future timestamp = %d", st)
-				}
+				assertErrorBody(t, b, hookgate.EMethod)
 			}
 		})
-	}
-
-	t.Run("unknown connection", func(t *testing.T) {
-		st, b := tg.post("/webhooks/github/nope", nil, []byte(`{}`))
-		if st != 404 {
-			t.Fatalf("= %d", st)
-		}
-		assertErrorBody(t, b, hookgate.ENotFound)
-	})
-	t.Run("name under the wrong type", func(t *testing.T) {
-		st, b := tg.post("/webhooks/stripe/gh", nil, []byte(`{}`))
-		if st != 400 {
-			t.Fatalf("= %d", st)
-		}
-		assertErrorBody(t, b, hookgate.EWrongType)
-	})
-	t.Run("method", func(t *testing.T) {
-		req, _ := http.NewRequest("PUT", tg.ingest.URL+"/webhooks/github/gh", strings.NewReader("{}"))
-		if st, b := do(t, req); st != 405 {
-			t.Fatalf("= %d", st)
-		} else {
-			assertErrorBody(t, b, hookgate.EMethod)
-		}
 	})
 }
 
@@ -384,51 +386,53 @@ connections:
 
 // TestChecksumDedupe: without a nonce, the SHA-256 of the body is the nonce.
 func TestChecksumDedupe(t *testing.T) {
-	t.Parallel()
-	tg := newTestGateway(t, `
+	backends(t, func(t *testing.T, storage func(testing.TB) string) {
+		tg := newTestGatewayWith(t, storage, `
 connections:
   - {type: datadog, name: dd, basic_auth: {username: u, password: p}}
 `)
-	send := func(body string) int {
-		req, _ := http.NewRequest("POST", tg.ingest.URL+"/webhooks/datadog/dd", strings.NewReader(body))
-		req.SetBasicAuth("u", "p")
-		st, _ := do(t, req)
-		return st
-	}
-	for _, b := range []string{`{"event_type":"alert","id":"1"}`, `{"event_type":"alert","id":"1"}`, `{"event_type":"alert","id":"2"}`} {
-		if st := send(b); st != 204 {
-			t.Fatal(st)
+		send := func(body string) int {
+			req, _ := http.NewRequest("POST", tg.ingest.URL+"/webhooks/datadog/dd", strings.NewReader(body))
+			req.SetBasicAuth("u", "p")
+			st, _ := do(t, req)
+			return st
 		}
-	}
-	dups := 0
-	for _, r := range tg.receipts("dd") {
-		if r.Status == hookgate.StatusDuplicate {
-			dups++
+		for _, b := range []string{`{"event_type":"alert","id":"1"}`, `{"event_type":"alert","id":"1"}`, `{"event_type":"alert","id":"2"}`} {
+			if st := send(b); st != 204 {
+				t.Fatal(st)
+			}
 		}
-		if !strings.HasPrefix(r.Nonce, "sha256:") {
-			t.Errorf("nonce = %q", r.Nonce)
+		dups := 0
+		for _, r := range tg.receipts("dd") {
+			if r.Status == hookgate.StatusDuplicate {
+				dups++
+			}
+			if !strings.HasPrefix(r.Nonce, "sha256:") {
+				t.Errorf("nonce = %q", r.Nonce)
+			}
 		}
-	}
-	if dups != 1 {
-		t.Fatalf("duplicates = %d, want 1", dups)
-	}
+		if dups != 1 {
+			t.Fatalf("duplicates = %d, want 1", dups)
+		}
+	})
 }
 
 func TestIdempotencyTTLExpiry(t *testing.T) {
-	t.Parallel()
-	tg := newTestGateway(t, `
+	backends(t, func(t *testing.T, storage func(testing.TB) string) {
+		tg := newTestGatewayWith(t, storage, `
 connections:
   - {type: internal, name: n, auth: secret, signature_header: X-Token, signing_secret: tok, nonce_header: X-Nonce, idempotency_ttl_seconds: 60}
 `)
-	h := http.Header{"X-Token": {"tok"}, "X-Nonce": {"same"}}
-	tg.post("/webhooks/internal/n", h, []byte(`{}`))
-	tg.clock.Add(61 * time.Second)
-	tg.post("/webhooks/internal/n", h, []byte(`{}`))
-	for _, r := range tg.receipts("n") {
-		if r.Status == hookgate.StatusDuplicate {
-			t.Fatal("a key past its TTL must not make a duplicate")
+		h := http.Header{"X-Token": {"tok"}, "X-Nonce": {"same"}}
+		tg.post("/webhooks/internal/n", h, []byte(`{}`))
+		tg.clock.Add(61 * time.Second)
+		tg.post("/webhooks/internal/n", h, []byte(`{}`))
+		for _, r := range tg.receipts("n") {
+			if r.Status == hookgate.StatusDuplicate {
+				t.Fatal("a key past its TTL must not make a duplicate")
+			}
 		}
-	}
+	})
 }
 
 func TestUnauthenticatedNeedsOptIn(t *testing.T) {

@@ -2,11 +2,7 @@ package store_test
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"net/url"
 	"os"
-	"strings"
 	"testing"
 
 	hookgate "github.com/hookgate/hookgate"
@@ -14,38 +10,10 @@ import (
 	"github.com/hookgate/hookgate/store/storetest"
 )
 
-// openPostgres returns a store in a schema of its own on the server named by
-// HOOKGATE_TEST_POSTGRES_URL, dropped when t ends, so that tests can share
-// one server.
+// openPostgres returns a store in a schema of its own (storetest.PostgresURL).
 func openPostgres(t *testing.T) *store.DB {
 	t.Helper()
-	base := os.Getenv("HOOKGATE_TEST_POSTGRES_URL")
-	if base == "" {
-		t.Skip("HOOKGATE_TEST_POSTGRES_URL not set: skipping PostgreSQL conformance")
-	}
-	ctx := context.Background()
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	schema := "hg_test_" + strings.ToLower(rand.Text()[:16])
-	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if _, err := admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema) // pgx sends unknown keys as run-time parameters
-	u.RawQuery = q.Encode()
-	db, err := store.Open(ctx, u.String())
+	db, err := store.Open(context.Background(), storetest.PostgresURL(t))
 	if err != nil {
 		t.Fatal(err)
 	}
