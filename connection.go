@@ -1,6 +1,8 @@
 package hookgate
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"time"
 )
@@ -185,4 +187,19 @@ type HandlerConfig struct {
 type Circuit struct {
 	FailureThreshold int      `yaml:"failure_threshold,omitempty" json:"failure_threshold,omitempty"`
 	ResetTimeout     Duration `yaml:"reset_timeout,omitempty" json:"reset_timeout,omitempty"`
+}
+
+// SecretID names a secret in traces, receipts and the API without revealing
+// it: "sec_" and 8 hex digits of a domain-separated SHA-256. It is stable, so
+// retiring one secret of a rotation never renames the others.
+func SecretID(secret string) string {
+	sum := sha256.Sum256([]byte("hookgate secret id\x00" + secret))
+	return "sec_" + hex.EncodeToString(sum[:4])
+}
+
+// Fingerprint identifies a secret for humans comparing it with their copy:
+// the first 4 bytes of its SHA-256.
+func Fingerprint(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return "sha256:" + hex.EncodeToString(sum[:4])
 }

@@ -50,6 +50,18 @@ type Store interface {
 	// count reset). Rejected and duplicate receipts are refused (EConflict).
 	Replay(ctx context.Context, id string, now time.Time) (Transition, error)
 
+	// Admit turns a rejected receipt that now verifies into a delivery:
+	// r carries its ID and the fields found by verification (EventType,
+	// Nonce, IdempotencyKey, SecretID) and the wanted Status (received,
+	// filtered or held). Like Ingest it takes the idempotency key (expiring
+	// at now+ttl), or stores the receipt as a duplicate. It refuses a receipt
+	// that is not rejected, or whose body was not kept (EConflict).
+	Admit(ctx context.Context, r *Receipt, now time.Time, ttl time.Duration) (Transition, error)
+
+	// PruneRejectedBodies keeps the newest rejected bodies of a connection
+	// within budget bytes and drops the bodies of older ones.
+	PruneRejectedBodies(ctx context.Context, connection string, budget int64) (int64, error)
+
 	// PruneIdempotencyKeys deletes keys that expired before now.
 	PruneIdempotencyKeys(ctx context.Context, now time.Time) (int64, error)
 

@@ -5,11 +5,9 @@ package admin
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/subtle"
 	_ "embed"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,6 +22,7 @@ import (
 
 	"github.com/hookgate/hookgate"
 	"github.com/hookgate/hookgate/events"
+	"github.com/hookgate/hookgate/verify"
 )
 
 // Gateway is what the admin API manages; *gateway.Gateway implements it.
@@ -36,6 +35,9 @@ type Gateway interface {
 	UpdateConnection(ctx context.Context, c *hookgate.Connection) error
 	DeleteConnection(ctx context.Context, typ, name string) error
 	Replay(ctx context.Context, id string) (hookgate.Transition, error)
+	Admit(ctx context.Context, id string) (hookgate.Transition, *verify.Trace, error)
+	AddSecret(ctx context.Context, typ, name, secret string) (string, error)
+	RetireSecret(ctx context.Context, typ, name, id string) error
 	Handlers() []HandlerInfo
 }
 
@@ -66,9 +68,12 @@ func (a *API) Routes() http.Handler {
 	mux.HandleFunc("GET /api/v1/connections/{type}/{name}", a.getConnection)
 	mux.HandleFunc("PATCH /api/v1/connections/{type}/{name}", a.patchConnection)
 	mux.HandleFunc("DELETE /api/v1/connections/{type}/{name}", a.deleteConnection)
+	mux.HandleFunc("POST /api/v1/connections/{type}/{name}/secrets", a.addSecret)
+	mux.HandleFunc("DELETE /api/v1/connections/{type}/{name}/secrets/{id}", a.retireSecret)
 	mux.HandleFunc("GET /api/v1/receipts", a.listReceipts)
 	mux.HandleFunc("GET /api/v1/receipts/{id}", a.getReceipt)
 	mux.HandleFunc("POST /api/v1/receipts/{id}/replay", a.replayReceipt)
+	mux.HandleFunc("POST /api/v1/receipts/{id}/admit", a.admitReceipt)
 	mux.HandleFunc("GET /api/v1/handlers", a.listHandlers)
 	mux.HandleFunc("GET /api/v1/events", a.streamEvents)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -164,22 +169,16 @@ type secretView struct {
 	Fingerprint string `json:"fingerprint"`
 }
 
-// Fingerprint identifies a secret without revealing it.
-func Fingerprint(secret string) string {
-	sum := sha256.Sum256([]byte(secret))
-	return "sha256:" + hex.EncodeToString(sum[:4])
-}
-
 func viewConnection(c *hookgate.Connection) connectionView {
 	v := connectionView{Connection: *c, Paths: []string{c.DefaultPath()}, Secrets: []secretView{}}
-	for i, s := range c.Secrets() {
-		v.Secrets = append(v.Secrets, secretView{ID: fmt.Sprintf("secret-%d", i+1), Fingerprint: Fingerprint(s)})
+	for _, s := range c.Secrets() {
+		v.Secrets = append(v.Secrets, secretView{ID: hookgate.SecretID(s), Fingerprint: hookgate.Fingerprint(s)})
 	}
 	if c.BasicAuth != nil {
 		v.BasicAuth = map[string]string{"username": c.BasicAuth.Username}
 	}
 	if c.APIKey != nil {
-		v.APIKey = map[string]string{"header": c.APIKey.Header, "fingerprint": Fingerprint(c.APIKey.Value)}
+		v.APIKey = map[string]string{"header": c.APIKey.Header, "fingerprint": hookgate.Fingerprint(c.APIKey.Value)}
 	}
 	if c.Path != "" {
 		v.Paths = append(v.Paths, c.Path)
@@ -388,6 +387,48 @@ func (a *API) replayReceipt(w http.ResponseWriter, r *http.Request) {
 	}
 	a.Logger.Info("receipt replayed", "receipt", tr.ReceiptID)
 	writeJSON(w, http.StatusAccepted, map[string]any{"id": tr.ReceiptID, "status": tr.Status})
+}
+
+func (a *API) addSecret(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Secret string `json:"secret"`
+	}
+	if err := decode(w, r, &in); err != nil {
+		Error(w, err)
+		return
+	}
+	id, err := a.GW.AddSecret(r.Context(), r.PathValue("type"), r.PathValue("name"), in.Secret)
+	if err != nil {
+		Error(w, err)
+		return
+	}
+	a.Logger.Info("secret added", "connection", r.PathValue("name"), "secret", id)
+	writeJSON(w, http.StatusCreated, secretView{ID: id, Fingerprint: hookgate.Fingerprint(in.Secret)})
+}
+
+func (a *API) retireSecret(w http.ResponseWriter, r *http.Request) {
+	if err := a.GW.RetireSecret(r.Context(), r.PathValue("type"), r.PathValue("name"), r.PathValue("id")); err != nil {
+		Error(w, err)
+		return
+	}
+	a.Logger.Info("secret retired", "connection", r.PathValue("name"), "secret", r.PathValue("id"))
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// admitReceipt re-verifies a rejected receipt with today's secrets. When it
+// still fails, the answer carries the verification trace so the operator
+// sees why.
+func (a *API) admitReceipt(w http.ResponseWriter, r *http.Request) {
+	tr, trace, err := a.GW.Admit(r.Context(), r.PathValue("id"))
+	if err != nil {
+		body := map[string]any{"error": hookgate.ErrorCode(err), "message": hookgate.ErrorMessage(err)}
+		if trace != nil {
+			body["trace"] = trace
+		}
+		writeJSON(w, hookgate.ErrorStatus(err), body)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"id": tr.ReceiptID, "status": tr.Status, "trace": trace})
 }
 
 func (a *API) listHandlers(w http.ResponseWriter, r *http.Request) {

@@ -172,7 +172,7 @@ func compileConnection(wh *config.Webhooks, handlers map[string]*compiledHandler
 		if v == "" {
 			return nil, fmt.Errorf("signing secret %d is empty (is its ${ENV} variable set?)", i+1)
 		}
-		secrets = append(secrets, verify.Secret{ID: SecretID(i), Value: v})
+		secrets = append(secrets, verify.Secret{ID: hookgate.SecretID(v), Value: v})
 	}
 	vcfg := verify.Config{
 		Auth:                 auth,
@@ -243,10 +243,6 @@ func compileConnection(wh *config.Webhooks, handlers map[string]*compiledHandler
 	}
 	return ep, nil
 }
-
-// SecretID names the i-th signing secret of a connection in traces and on
-// receipts; the value itself is never shown.
-func SecretID(i int) string { return fmt.Sprintf("secret-%d", i+1) }
 
 // Lookup implements ingress.Directory.
 func (s *snapshot) Lookup(path string) (*ingress.Endpoint, error) {

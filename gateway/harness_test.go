@@ -181,3 +181,8 @@ func assertNoSecret(t *testing.T, body []byte, secrets ...string) {
 		}
 	}
 }
+
+func toJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}

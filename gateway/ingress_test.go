@@ -96,7 +96,7 @@ handlers:
 		if st := tg.api("GET", "/api/v1/receipts/"+first.ID, nil, &got); st != 200 {
 			t.Fatalf("get receipt = %d", st)
 		}
-		if got["status"] != "acknowledged" || got["body"] != body || got["secret_id"] != "secret-1" {
+		if got["status"] != "acknowledged" || got["body"] != body || got["secret_id"] != hookgate.SecretID("whsec_PROVIDED_BY_GITHUB") {
 			t.Errorf("receipt = %v", got)
 		}
 		hist := got["history"].([]any)
@@ -466,7 +466,9 @@ connections:
 	}
 	var got map[string]any
 	tg.api("GET", "/api/v1/receipts/"+rs[0].ID, nil, &got)
-	if got["trace"] == nil || got["body"] != nil {
+	// The body is kept (within the connection's budget) so that the receipt
+	// can be admitted once the secret is fixed.
+	if got["trace"] == nil || got["body"] != "{}" {
 		t.Fatalf("rejected receipt: trace=%v body=%v", got["trace"], got["body"])
 	}
 	raw := fmt.Sprint(got)

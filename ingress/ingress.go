@@ -75,6 +75,9 @@ type Server struct {
 	// flood of forged requests cannot fill the disk.
 	RejectRate  rate.Limit
 	RejectBurst int
+	// RejectedBodyBudget bounds the bytes of rejected bodies kept per
+	// connection (oldest dropped first); 0 means DefaultRejectedBodyBudget.
+	RejectedBodyBudget int64
 
 	limiters sync.Map // connection name → *rate.Limiter
 }
@@ -111,7 +114,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, err := readBody(w, r, ep.MaxPayload)
 	if err != nil {
 		if hookgate.ErrorCode(err) == hookgate.ETooLarge {
-			s.reject(r, ep, now, ReasonPayloadTooLarge, nil)
+			s.reject(r, ep, now, ReasonPayloadTooLarge, nil, nil)
 		}
 		s.fail(w, r, ep, err)
 		return
@@ -124,7 +127,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, r, ep, err)
 			return
 		}
-		s.reject(r, ep, now, f.Reason, &f.Trace)
+		s.reject(r, ep, now, f.Reason, &f.Trace, body)
 		code := hookgate.EUnauthorized
 		msg := "signature verification failed: " + f.Reason
 		if f.Status() == http.StatusConflict {
@@ -134,33 +137,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	env := rules.Envelope{}
-	if !ep.AllowEmptyBody || len(bytes.TrimSpace(body)) > 0 {
-		if env, err = rules.ParseEnvelope(r.Header.Get("Content-Type"), body); err != nil {
-			s.fail(w, r, ep, err)
-			return
-		}
+	rc, err := ep.Accept(r.Header, body, res.SecretID)
+	if err != nil {
+		s.fail(w, r, ep, err)
+		return
 	}
-
-	rc := &hookgate.Receipt{
-		ID:             s.NewID(),
-		ConnectionType: conn.Type,
-		Connection:     conn.Name,
-		EventType:      rules.Extract(ep.EventType, r.Header, env),
-		ReceivedAt:     now,
-		Headers:        storedHeaders(r.Header, ep.RedactHeaders),
-		Body:           body,
-		SecretID:       res.SecretID,
-		Status:         hookgate.StatusReceived,
-	}
-	rc.Nonce = nonce(ep, r.Header, env, body)
-	rc.IdempotencyKey = IdempotencyKey(conn.Name, rc.EventType, rc.Nonce)
-	switch {
-	case conn.Paused:
-		rc.Status = hookgate.StatusHeld
-	case len(rules.MatchRoutes(conn.Routes, rc.EventType)) == 0:
-		rc.Status = hookgate.StatusFiltered
-	}
+	rc.ID, rc.ReceivedAt, rc.Headers = s.NewID(), now, storedHeaders(r.Header, ep.RedactHeaders)
 
 	tr, err := s.Store.Ingest(r.Context(), rc, ep.IdempotencyTTL)
 	if err != nil {
@@ -177,6 +159,39 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.Logger.Debug("webhook accepted", "connection", conn.Name, "receipt", rc.ID,
 		"event_type", rc.EventType, "status", rc.Status)
 	s.succeed(w, ep, rc)
+}
+
+// Accept builds the receipt of a verified delivery (SPEC §2 checks 8–10
+// without the write): the envelope check, event type, nonce, idempotency key
+// and the initial status — held when the connection is paused, filtered when
+// no route takes the event type. ID, ReceivedAt and Headers are the caller's.
+// Ingress and the admission of a rejected receipt share it.
+func (ep *Endpoint) Accept(h http.Header, body []byte, secretID string) (*hookgate.Receipt, error) {
+	env := rules.Envelope{}
+	if !ep.AllowEmptyBody || len(bytes.TrimSpace(body)) > 0 {
+		var err error
+		if env, err = rules.ParseEnvelope(h.Get("Content-Type"), body); err != nil {
+			return nil, err
+		}
+	}
+	conn := ep.Conn
+	rc := &hookgate.Receipt{
+		ConnectionType: conn.Type,
+		Connection:     conn.Name,
+		EventType:      rules.Extract(ep.EventType, h, env),
+		Body:           body,
+		SecretID:       secretID,
+		Status:         hookgate.StatusReceived,
+	}
+	rc.Nonce = nonce(ep, h, env, body)
+	rc.IdempotencyKey = IdempotencyKey(conn.Name, rc.EventType, rc.Nonce)
+	switch {
+	case conn.Paused:
+		rc.Status = hookgate.StatusHeld
+	case len(rules.MatchRoutes(conn.Routes, rc.EventType)) == 0:
+		rc.Status = hookgate.StatusFiltered
+	}
+	return rc, nil
 }
 
 // readBody reads at most limit bytes. A declared or actual length above the
@@ -258,7 +273,7 @@ func storedHeaders(h http.Header, redact []string) http.Header {
 }
 
 // reject records a rejected receipt, rate-limited per connection.
-func (s *Server) reject(r *http.Request, ep *Endpoint, now time.Time, reason string, trace *verify.Trace) {
+func (s *Server) reject(r *http.Request, ep *Endpoint, now time.Time, reason string, trace *verify.Trace, body []byte) {
 	conn := ep.Conn
 	s.Logger.Warn("webhook rejected", "connection", conn.Name, "reason", reason, "remote", r.RemoteAddr)
 	if !s.limiter(conn.Name).AllowN(now, 1) {
@@ -272,6 +287,7 @@ func (s *Server) reject(r *http.Request, ep *Endpoint, now time.Time, reason str
 		Headers:        storedHeaders(r.Header, ep.RedactHeaders),
 		Status:         hookgate.StatusRejected,
 		Reason:         reason,
+		Body:           body,
 	}
 	if trace != nil {
 		rc.Trace, _ = json.Marshal(trace)
@@ -282,6 +298,24 @@ func (s *Server) reject(r *http.Request, ep *Endpoint, now time.Time, reason str
 		return
 	}
 	s.Events.Publish(tr)
+	if body != nil {
+		// Bodies are kept so that a receipt rejected for a wrong secret can be
+		// admitted once the secret is fixed, within a bounded budget.
+		if _, err := s.Store.PruneRejectedBodies(r.Context(), conn.Name, s.rejectedBudget()); err != nil {
+			s.Logger.Error("prune rejected bodies", "connection", conn.Name, "err", err)
+		}
+	}
+}
+
+// DefaultRejectedBodyBudget is how many bytes of rejected bodies are kept per
+// connection when RejectedBodyBudget is zero.
+const DefaultRejectedBodyBudget = 16 << 20
+
+func (s *Server) rejectedBudget() int64 {
+	if s.RejectedBodyBudget > 0 {
+		return s.RejectedBodyBudget
+	}
+	return DefaultRejectedBodyBudget
 }
 
 func (s *Server) limiter(name string) *rate.Limiter {

@@ -47,6 +47,8 @@ func Run(t *testing.T, open func(t *testing.T) hookgate.Store) {
 		{"HistoryOrder", testHistoryOrder},
 		{"Connections", testConnections},
 		{"PruneIdempotencyKeys", testPruneIdempotencyKeys},
+		{"Admit", testAdmit},
+		{"PruneRejectedBodies", testPruneRejectedBodies},
 		{"Ping", func(t *testing.T, s hookgate.Store) {
 			if err := s.Ping(context.Background()); err != nil {
 				t.Fatal(err)
