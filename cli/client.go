@@ -195,7 +195,40 @@ func connectionsCmd() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.AddCommand(add, list, show, rm)
+	var newSecret, retire string
+	rotate := &cobra.Command{
+		Use:   "rotate TYPE NAME",
+		Short: "Add a signing secret and/or retire one (several are active at once during a rotation)",
+		Long: `Rotate a run-time connection's signing secret in two steps: add the new secret
+(both verify while the provider switches over; each receipt records which one did),
+then retire the old one by its id (hookgate connections show TYPE NAME lists ids).`,
+		Example: `  hookgate connections rotate github primary --secret "$NEW_SECRET"
+  hookgate connections rotate github primary --retire sec_1a2b3c4d`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if newSecret == "" && retire == "" {
+				return &exitError{2, fmt.Errorf("give --secret to add, --retire ID to retire, or both")}
+			}
+			base := "/api/v1/connections/" + url.PathEscape(args[0]) + "/" + url.PathEscape(args[1]) + "/secrets"
+			if newSecret != "" {
+				var out map[string]any
+				if err := client.do(http.MethodPost, base, map[string]string{"secret": newSecret}, &out); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "added secret %v (fingerprint %v)\n", out["id"], out["fingerprint"])
+			}
+			if retire != "" {
+				if err := client.do(http.MethodDelete, base+"/"+url.PathEscape(retire), nil, nil); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "retired secret %s\n", retire)
+			}
+			return nil
+		},
+	}
+	rotate.Flags().StringVar(&newSecret, "secret", "", "new signing secret to add")
+	rotate.Flags().StringVar(&retire, "retire", "", "id of the secret to retire")
+	cmd.AddCommand(add, list, show, rm, rotate)
 	return cmd
 }
 
@@ -277,7 +310,24 @@ func receiptsCmd() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.AddCommand(list, show, replay)
+	admit := &cobra.Command{
+		Use:   "admit ID",
+		Short: "Re-verify a rejected receipt with today's secrets and, if it passes, dispatch it",
+		Long: `After fixing a connection's secret, admit the deliveries it rejected: each is
+verified again (as of its arrival time) and, if it passes, stored as a delivery and
+dispatched. If it still fails, the verification trace says why.`,
+		Example: "  hookgate receipts list --status rejected\n  hookgate receipts admit 0192f0c4-…",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var out map[string]any
+			if err := client.do(http.MethodPost, "/api/v1/receipts/"+url.PathEscape(args[0])+"/admit", nil, &out); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "admitted %v (status %v)\n", out["id"], out["status"])
+			return nil
+		},
+	}
+	cmd.AddCommand(list, show, replay, admit)
 	return cmd
 }
 

@@ -114,12 +114,48 @@ func TestCommandLineContract(t *testing.T) {
 	}
 	for _, c := range [][]string{{"serve"}, {"migrate"}, {"send"}, {"tail"}, {"config", "check"},
 		{"connections", "add"}, {"connections", "list"}, {"connections", "show"}, {"connections", "rm"},
-		{"receipts", "list"}, {"receipts", "show"}, {"receipts", "replay"}} {
+		{"receipts", "list"}, {"receipts", "show"}, {"receipts", "replay"}, {"receipts", "admit"},
+		{"connections", "rotate"}, {"verify"}, {"version"}, {"config"}} {
 		out, code := hookgate(t, nil, append(c, "--help")...)
 		if code != 0 || !strings.Contains(out, "Examples:") {
 			t.Errorf("%v --help has no example (%d): %s", c, code, out)
 		}
 	}
+	// hookgate verify, with GitHub's published example: 0 verifies, 1 does
+	// not (with the reason and trace), 2 usage error.
+	ghArgs := func(secret, body string) []string {
+		return []string{"verify", "--type", "github", "--secret", secret, "--body", body,
+			"--header", "X-Hub-Signature-256: sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"}
+	}
+	if out, code := hookgate(t, nil, ghArgs("It's a Secret to Everybody", "Hello, World!")...); code != 0 || !strings.Contains(out, "VERIFIED") {
+		t.Fatalf("verify of the published example (%d): %s", code, out)
+	}
+	if out, code := hookgate(t, nil, ghArgs("zz-not-the-secret", "Hello, World!")...); code != 1 || !strings.Contains(out, "signature_mismatch") ||
+		!strings.Contains(out, "secrets tried") || strings.Contains(out, "zz-not-the-secret") {
+		t.Fatalf("verify with a wrong secret (%d): %s", code, out)
+	}
+	if out, code := hookgate(t, nil, ghArgs("It's a Secret to Everybody", "Hello, World?")...); code != 1 || !strings.Contains(out, "body changed") {
+		t.Fatalf("verify of a changed body (%d): %s", code, out)
+	}
+	if out, code := hookgate(t, nil, "verify", "--type", "github", "--secret", "s", "--body", "x"); code != 1 || !strings.Contains(out, "signature_missing") {
+		t.Fatalf("verify without the header (%d): %s", code, out)
+	}
+	if out, code := hookgate(t, nil, "verify", "--type", "svix", "--secret", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+		"--header", "webhook-id: msg_p5jXN8AQM9LWM0D4loKWxJek", "--header", "webhook-timestamp: 1614265330",
+		"--header", "webhook-signature: v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=", "--body", `{"test": 2432232314}`); code != 1 || !strings.Contains(out, "timestamp_stale") {
+		t.Fatalf("verify of a stale timestamp (%d): %s", code, out)
+	}
+	for _, usage := range [][]string{
+		{"verify", "--type", "github", "--body", "x"},                    // no secret
+		{"verify", "--type", "github", "--secret", "s"},                  // no body
+		{"verify", "--type", "nopreset", "--secret", "s", "--body", "x"}, // unknown type, no --auth
+		{"verify", "--type", "github", "--secret", "s", "--body", "x", "--header", "no-colon"},
+	} {
+		if out, code := hookgate(t, nil, usage...); code != 2 {
+			t.Errorf("%v: exit %d, want 2: %s", usage, code, out)
+		}
+	}
+
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.yaml")
 	os.WriteFile(good, []byte("connections:\n  - {type: github, name: gh, signing_secret: \"${QS_SECRET}\"}\n"), 0o600)
