@@ -31,6 +31,11 @@ type Connection struct {
 	ReplayWindowSeconds *int   `yaml:"replay_window_seconds,omitempty" json:"replay_window_seconds,omitempty"`
 	MaxPayloadBytes     *int64 `yaml:"max_payload_bytes,omitempty" json:"max_payload_bytes,omitempty"`
 	IdempotencyTTL      *int   `yaml:"idempotency_ttl_seconds,omitempty" json:"idempotency_ttl_seconds,omitempty"`
+	// PublicURL is the URL the provider calls, for schemes that sign it
+	// (Twilio, Square, Trello, HubSpot v3).
+	PublicURL string `yaml:"public_url,omitempty" json:"public_url,omitempty"`
+	// AllowedIPs restricts senders to these CIDRs (empty: anyone).
+	AllowedIPs []string `yaml:"allowed_ips,omitempty" json:"allowed_ips,omitempty"`
 	// AllowUnauthenticated must be true for auth "none".
 	AllowUnauthenticated bool         `yaml:"allow_unauthenticated,omitempty" json:"allow_unauthenticated,omitempty"`
 	Enabled              *bool        `yaml:"enabled,omitempty" json:"enabled,omitempty"`

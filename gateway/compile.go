@@ -200,6 +200,14 @@ func compileConnection(wh *config.Webhooks, handlers map[string]*compiledHandler
 		ep.NonceBody = preset.NonceBody
 	}
 	ep.AllowEmptyBody = preset.EmptyBody
+	if ep.AllowedIPs, err = ingress.ParsePrefixes(c.AllowedIPs); err != nil {
+		return nil, fmt.Errorf("allowed_ips: %w", err)
+	}
+	if c.PublicURL != "" {
+		if ep.PublicURL, err = absoluteURL(c.PublicURL); err != nil {
+			return nil, fmt.Errorf("public_url: %w", err)
+		}
+	}
 	if c.MaxPayloadBytes != nil {
 		ep.MaxPayload = *c.MaxPayloadBytes
 	}
@@ -242,6 +250,34 @@ func compileConnection(wh *config.Webhooks, handlers map[string]*compiledHandler
 		}
 	}
 	return ep, nil
+}
+
+// absoluteURL parses an http(s) URL with a host.
+func absoluteURL(s string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, err
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("%q is not an absolute http(s) URL", s)
+	}
+	return u, nil
+}
+
+// network reads the server-wide settings that decide who the sender is and
+// which URL it called: trusted_proxies and public_base_url.
+func network(cfg *config.Config) (ingress.Proxies, *url.URL, error) {
+	proxies, err := ingress.ParsePrefixes(cfg.TrustedProxies)
+	if err != nil {
+		return nil, nil, fmt.Errorf("trusted_proxies: %w", err)
+	}
+	var base *url.URL
+	if cfg.PublicBaseURL != "" {
+		if base, err = absoluteURL(cfg.PublicBaseURL); err != nil {
+			return nil, nil, fmt.Errorf("public_base_url: %w", err)
+		}
+	}
+	return proxies, base, nil
 }
 
 // Lookup implements ingress.Directory.

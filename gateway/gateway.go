@@ -94,6 +94,11 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 		}
 		g.store, g.ownStore = st, true
 	}
+	proxies, publicBase, err := network(cfg)
+	if err != nil {
+		g.Close()
+		return nil, fmt.Errorf("invalid configuration: %w", err)
+	}
 	host, _ := os.Hostname()
 	g.dispatcher = &dispatch.Dispatcher{
 		Store:        g.store,
@@ -114,6 +119,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 		Now:    g.now,
 		NewID:  NewReceiptID,
 		Notify: g.dispatcher.Notify,
+
+		Proxies:       proxies,
+		PublicBaseURL: publicBase,
 	}
 	if err := g.rebuild(ctx); err != nil {
 		g.Close()
@@ -157,10 +165,11 @@ func (g *Gateway) rebuildLocked(ctx context.Context) error {
 // Check compiles cfg without storage, for `hookgate config check`.
 func Check(cfg *config.Config) error {
 	g := &Gateway{cfg: cfg, logger: slog.New(slog.DiscardHandler), now: time.Now, httpClient: http.DefaultClient}
-	if _, errs := g.compile(cfg, nil); len(errs) > 0 {
-		return errors.Join(errs...)
+	_, errs := g.compile(cfg, nil)
+	if _, _, err := network(cfg); err != nil {
+		errs = append(errs, err)
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // Store returns the gateway's store.

@@ -512,3 +512,30 @@ connections:
 		t.Fatalf("duplicates = %d, want 1 (only the repeat of chan-a/1)", dups)
 	}
 }
+
+func TestAllowedIPs(t *testing.T) {
+	t.Parallel()
+	tg := newTestGateway(t, `
+connections:
+  - {type: internal, name: closed, auth: secret, signature_header: X-Token, signing_secret: tok, allowed_ips: ["10.0.0.0/8"]}
+  - {type: internal, name: open, auth: secret, signature_header: X-Token, signing_secret: tok, allowed_ips: ["127.0.0.1", "::1"]}
+`)
+	h := http.Header{"X-Token": {"tok"}}
+	st, b := tg.post("/webhooks/internal/closed", h, []byte(`{}`))
+	if st != 403 {
+		t.Fatalf("sender outside allowed_ips = %d", st)
+	}
+	assertErrorBody(t, b, hookgate.EForbidden)
+	if rs := tg.receipts("closed"); len(rs) != 1 || rs[0].Reason != "sender_not_allowed" {
+		t.Fatalf("refused sender not recorded: %+v", rs)
+	}
+	if st, _ := tg.post("/webhooks/internal/open", h, []byte(`{}`)); st != 204 {
+		t.Fatalf("sender inside allowed_ips = %d", st)
+	}
+	if err := checkYAML(t, "connections:\n  - {type: github, name: x, signing_secret: s, allowed_ips: [not-a-cidr]}\n"); err == nil {
+		t.Fatal("a bad CIDR must fail closed")
+	}
+	if err := checkYAML(t, "trusted_proxies: [nope]\n"); err == nil {
+		t.Fatal("a bad trusted proxy must fail closed")
+	}
+}

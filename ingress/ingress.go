@@ -13,6 +13,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -34,6 +36,10 @@ type Endpoint struct {
 	NonceBody   string
 	// AllowEmptyBody accepts a delivery without a body (as an empty object).
 	AllowEmptyBody bool
+	// AllowedIPs restricts senders; empty allows anyone.
+	AllowedIPs []netip.Prefix
+	// PublicURL is the connection's public_url, or nil.
+	PublicURL      *url.URL
 	EventType      string
 	MaxPayload     int64
 	IdempotencyTTL time.Duration
@@ -70,6 +76,10 @@ type Server struct {
 	NewID func() string
 	// Notify wakes the dispatcher after a job was committed.
 	Notify func()
+	// Proxies may set X-Forwarded-* for the client.
+	Proxies Proxies
+	// PublicBaseURL, when set, is the scheme and host providers call.
+	PublicBaseURL *url.URL
 	// RejectRate bounds how many rejected requests per second and connection
 	// are recorded as receipts (the rest are counted in logs only), so a
 	// flood of forged requests cannot fill the disk.
@@ -82,8 +92,12 @@ type Server struct {
 	limiters sync.Map // connection name → *rate.Limiter
 }
 
-// ReasonPayloadTooLarge is the reason code of a receipt rejected for size.
-const ReasonPayloadTooLarge = "payload_too_large"
+// Reason codes of receipts rejected by ingress itself (verification failures
+// carry verify's reason codes).
+const (
+	ReasonPayloadTooLarge  = "payload_too_large"
+	ReasonSenderNotAllowed = "sender_not_allowed"
+)
 
 // retryAfterSeconds is the Retry-After of a disabled connection.
 const retryAfterSeconds = "60"
@@ -111,6 +125,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.Now()
+	if len(ep.AllowedIPs) > 0 && !contains(ep.AllowedIPs, s.Proxies.ClientAddr(r)) {
+		s.reject(r, ep, now, ReasonSenderNotAllowed, nil, nil)
+		s.fail(w, r, ep, hookgate.Errorf(hookgate.EForbidden, "sender address is not in this connection's allowed_ips"))
+		return
+	}
 	body, err := readBody(w, r, ep.MaxPayload)
 	if err != nil {
 		if hookgate.ErrorCode(err) == hookgate.ETooLarge {
@@ -120,7 +139,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	res, err := ep.Verifier.Verify(&verify.Request{Method: r.Method, URL: r.URL, Header: r.Header, Body: body, Now: now})
+	public := s.Proxies.PublicURL(r, ep.PublicURL, s.PublicBaseURL)
+	res, err := ep.Verifier.Verify(&verify.Request{Method: r.Method, URL: public, Header: r.Header, Body: body, Now: now})
 	if err != nil {
 		var f *verify.Failure
 		if !errors.As(err, &f) {
