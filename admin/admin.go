@@ -22,6 +22,7 @@ import (
 
 	"github.com/hookgate/hookgate"
 	"github.com/hookgate/hookgate/events"
+	"github.com/hookgate/hookgate/metrics"
 	"github.com/hookgate/hookgate/verify"
 )
 
@@ -39,6 +40,7 @@ type Gateway interface {
 	AddSecret(ctx context.Context, typ, name, secret string) (string, error)
 	RetireSecret(ctx context.Context, typ, name, id string) error
 	Handlers() []HandlerInfo
+	Metrics() *metrics.Metrics
 }
 
 // HandlerInfo describes a configured handler.
@@ -63,6 +65,7 @@ func (a *API) Routes() http.Handler {
 	mux.HandleFunc("GET /healthz", a.healthz)
 	mux.HandleFunc("GET /readyz", a.readyz)
 	mux.HandleFunc("GET /api/openapi.json", a.openapi)
+	mux.Handle("GET /metrics", a.GW.Metrics().Handler())
 	mux.HandleFunc("POST /api/v1/connections", a.createConnection)
 	mux.HandleFunc("GET /api/v1/connections", a.listConnections)
 	mux.HandleFunc("GET /api/v1/connections/{type}/{name}", a.getConnection)

@@ -55,6 +55,8 @@ type Dispatcher struct {
 	PollInterval time.Duration
 	// Jitter returns a number in [0,1); nil uses math/rand.
 	Jitter func() float64
+	// OnAttempt, when set, is told about every attempt (metrics).
+	OnAttempt func(hookgate.Attempt)
 
 	wakeOnce sync.Once
 	wake     chan struct{}
@@ -189,6 +191,9 @@ func (d *Dispatcher) attempt(ctx context.Context, r *hookgate.Receipt) hookgate.
 		}
 		a := d.call(ctx, r, t, number)
 		c.Attempts = append(c.Attempts, a)
+		if d.OnAttempt != nil {
+			d.OnAttempt(a)
+		}
 		switch a.Outcome {
 		case hookgate.OutcomeFailure:
 			retryable = append(retryable, t)

@@ -29,6 +29,7 @@ import (
 	"github.com/hookgate/hookgate/dispatch"
 	"github.com/hookgate/hookgate/events"
 	"github.com/hookgate/hookgate/ingress"
+	"github.com/hookgate/hookgate/metrics"
 	"github.com/hookgate/hookgate/store"
 )
 
@@ -57,6 +58,9 @@ type Gateway struct {
 	httpClient *http.Client
 	dispatcher *dispatch.Dispatcher
 	ingress    *ingress.Server
+	metrics    *metrics.Metrics
+
+	stopMetrics func()
 
 	mu    sync.Mutex // serialises connection changes and rebuilds
 	funcs map[string]hookgate.Sender
@@ -94,6 +98,11 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 		}
 		g.store, g.ownStore = st, true
 	}
+	var queue metrics.QueueStats
+	if qs, ok := g.store.(metrics.QueueStats); ok {
+		queue = qs
+	}
+	g.metrics = metrics.New(queue, g.now)
 	proxies, publicBase, err := network(cfg)
 	if err != nil {
 		g.Close()
@@ -110,6 +119,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 		Workers:      cfg.Dispatch.Workers,
 		Lease:        time.Duration(cfg.Dispatch.Lease),
 		PollInterval: time.Duration(cfg.Dispatch.PollInterval),
+		OnAttempt:    g.metrics.ObserveAttempt,
 	}
 	g.ingress = &ingress.Server{
 		Dir:    dirFunc(func() ingress.Directory { return g.snap.Load() }),
@@ -122,7 +132,11 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 
 		Proxies:       proxies,
 		PublicBaseURL: publicBase,
+		Observer:      g.metrics,
 	}
+	transitions, stopCounting := g.bus.Subscribe(4096)
+	g.stopMetrics = stopCounting
+	go g.metrics.Consume(context.Background(), transitions)
 	if err := g.rebuild(ctx); err != nil {
 		g.Close()
 		return nil, err
@@ -321,8 +335,14 @@ func (g *Gateway) pruneLoop(ctx context.Context) {
 	}
 }
 
+// Metrics returns the gateway's metrics (served at /metrics on the admin listener).
+func (g *Gateway) Metrics() *metrics.Metrics { return g.metrics }
+
 // Close releases storage opened by New.
 func (g *Gateway) Close() error {
+	if g.stopMetrics != nil {
+		g.stopMetrics()
+	}
 	if g.ownStore {
 		return g.store.Close()
 	}

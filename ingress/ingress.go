@@ -64,6 +64,12 @@ type Publisher interface {
 	Publish(hookgate.Transition)
 }
 
+// RequestObserver receives one call per answered request (metrics).
+// errorType is the JSON error code of a refused request, empty on success.
+type RequestObserver interface {
+	ObserveRequest(connection string, status int, d time.Duration, errorType string)
+}
+
 // Server is the ingress http.Handler.
 type Server struct {
 	Dir    Directory
@@ -76,6 +82,8 @@ type Server struct {
 	NewID func() string
 	// Notify wakes the dispatcher after a job was committed.
 	Notify func()
+	// Observer, when set, is told about every answered request.
+	Observer RequestObserver
 	// Proxies may set X-Forwarded-* for the client.
 	Proxies Proxies
 	// PublicBaseURL, when set, is the scheme and host providers call.
@@ -102,7 +110,36 @@ const (
 // retryAfterSeconds is the Retry-After of a disabled connection.
 const retryAfterSeconds = "60"
 
+// observed remembers what an answer was, for the RequestObserver.
+type observed struct {
+	http.ResponseWriter
+	status     int
+	errorType  string
+	connection string
+}
+
+func (o *observed) WriteHeader(code int) {
+	if o.status == 0 {
+		o.status = code
+	}
+	o.ResponseWriter.WriteHeader(code)
+}
+
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.Observer == nil {
+		s.serve(w, r)
+		return
+	}
+	start := time.Now()
+	o := &observed{ResponseWriter: w}
+	s.serve(o, r)
+	if o.status == 0 {
+		o.status = http.StatusOK
+	}
+	s.Observer.ObserveRequest(o.connection, o.status, time.Since(start), o.errorType)
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	ep, err := s.Dir.Lookup(r.URL.Path)
 	if err != nil {
 		if r.Method == http.MethodGet {
@@ -114,6 +151,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	conn := ep.Conn
+	if o, ok := w.(*observed); ok {
+		o.connection = conn.Name
+	}
 	if !s.Dir.Enabled() || !conn.IsEnabled() {
 		w.Header().Set("Retry-After", retryAfterSeconds)
 		s.fail(w, r, ep, hookgate.Errorf(hookgate.EDisabled, "webhooks are disabled for this connection; retry later"))
@@ -377,6 +417,9 @@ func (s *Server) succeed(w http.ResponseWriter, ep *Endpoint, rc *hookgate.Recei
 
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, ep *Endpoint, err error) {
 	status := hookgate.ErrorStatus(err)
+	if o, ok := w.(*observed); ok {
+		o.errorType = hookgate.ErrorCode(err)
+	}
 	if status >= 500 && hookgate.ErrorCode(err) == hookgate.EInternal {
 		s.Logger.Error("ingress internal error", "path", r.URL.Path, "err", err)
 	}
