@@ -65,7 +65,7 @@ with retries, dead-lettering and replay.`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(serveCmd(), migrateCmd(), versionCmd(), configCmd(),
-		connectionsCmd(), receiptsCmd(), sendCmd(), verifyCmd(), tailCmd())
+		connectionsCmd(), receiptsCmd(), sendCmd(), verifyCmd(), tailCmd(), benchCmd())
 	return root
 }
 

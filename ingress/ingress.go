@@ -260,7 +260,20 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	if r.ContentLength > limit {
 		return nil, hookgate.Errorf(hookgate.ETooLarge, "body of %d bytes exceeds the limit of %d bytes", r.ContentLength, limit)
 	}
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	var (
+		b   []byte
+		err error
+	)
+	if n := r.ContentLength; n >= 0 {
+		// The declared length is known and within the limit: one
+		// allocation of exactly that size, instead of ReadAll's doubling
+		// (which for a 1 MiB body allocates and copies about 2 MiB). A
+		// shorter body is an error; a longer one is cut by MaxBytesReader.
+		b = make([]byte, n)
+		_, err = io.ReadFull(http.MaxBytesReader(w, r.Body, limit), b)
+	} else {
+		b, err = io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	}
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {

@@ -21,12 +21,19 @@ type dialect struct {
 	// skipLocked is appended to the claim query so that concurrent claimers
 	// pass over each other's rows instead of waiting for them.
 	skipLocked string
+	// batchLanes is how many group commits run at once (batch.go): one
+	// on SQLite, which has one writer; several on PostgreSQL, which runs
+	// transactions in parallel and shares WAL flushes among concurrent
+	// commits, so lanes overlap one batch's round trips with another's
+	// flush.
+	batchLanes int
 }
 
 var (
 	sqliteDialect = dialect{
-		name:  "sqlite",
-		goose: goose.DialectSQLite3,
+		name:       "sqlite",
+		goose:      goose.DialectSQLite3,
+		batchLanes: 1,
 	}
 	postgresDialect = dialect{
 		name:       "postgres",
@@ -34,6 +41,7 @@ var (
 		dollar:     true,
 		lockRows:   " FOR UPDATE",
 		skipLocked: " FOR UPDATE SKIP LOCKED",
+		batchLanes: 4,
 	}
 )
 

@@ -30,7 +30,7 @@ func (db *DB) Claim(ctx context.Context, owner string, limit int, now time.Time,
 		out []*hookgate.Receipt
 		trs []hookgate.Transition
 	)
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.inBatch(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		out, trs = nil, nil
 		rows, err := tx.QueryContext(ctx, db.d.q(`SELECT id, status FROM receipts
 			WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?)
@@ -117,7 +117,7 @@ func (db *DB) Claim(ctx context.Context, owner string, limit int, now time.Time,
 			}
 			tr := hookgate.Transition{ReceiptID: id, Connection: r.Connection, From: prev[id],
 				Status: hookgate.StatusDispatched, At: r.UpdatedAt}
-			if _, err := tx.ExecContext(ctx, db.d.q(insertHistory), id, string(tr.From), string(tr.Status), "", at); err != nil {
+			if _, err := db.exec(ctx, tx, insertHistory, id, string(tr.From), string(tr.Status), "", at); err != nil {
 				return fmt.Errorf("insert history: %w", err)
 			}
 			out, trs = append(out, r), append(trs, tr)
@@ -129,6 +129,16 @@ func (db *DB) Claim(ctx context.Context, owner string, limit int, now time.Time,
 	}
 	return out, trs, nil
 }
+
+// Statements of Complete (prepared on SQLite, see batch.go).
+const (
+	selectForComplete = `SELECT status, connection, round, lease_owner FROM receipts WHERE id = ?`
+	insertAttempt     = `INSERT INTO attempts (receipt_id, round, handler, number,
+		started_at, finished_at, outcome, status_code, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	completeReceipt = `UPDATE receipts SET status = ?, reason = ?,
+		attempt_count = attempt_count + 1, next_attempt_at = ?, lease_owner = NULL, lease_until = NULL,
+		updated_at = ? WHERE id = ?`
+)
 
 // Complete implements hookgate.Store. A caller that no longer holds the lease
 // gets EConflict: the job was taken over after the lease expired, and the new
@@ -149,14 +159,13 @@ func (db *DB) Complete(ctx context.Context, owner string, c hookgate.Completion)
 	}
 	at := micros(when)
 	var tr hookgate.Transition
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.inBatch(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var (
 			status, connection string
 			round              int
 			leaseOwner         sql.NullString
 		)
-		err := tx.QueryRowContext(ctx, db.d.q(`SELECT status, connection, round, lease_owner FROM receipts
-			WHERE id = ?`+db.d.lockRows), c.ReceiptID).Scan(&status, &connection, &round, &leaseOwner)
+		err := db.queryRow(ctx, tx, selectForComplete+db.d.lockRows, c.ReceiptID).Scan(&status, &connection, &round, &leaseOwner)
 		if errors.Is(err, sql.ErrNoRows) {
 			return &hookgate.Error{Code: hookgate.ENotFound, Message: "receipt " + c.ReceiptID + " not found"}
 		}
@@ -168,20 +177,17 @@ func (db *DB) Complete(ctx context.Context, owner string, c hookgate.Completion)
 				Message: "receipt " + c.ReceiptID + " is not leased to " + owner + "; another worker took it over"}
 		}
 		for _, a := range c.Attempts {
-			if _, err := tx.ExecContext(ctx, db.d.q(`INSERT INTO attempts (receipt_id, round, handler, number,
-				started_at, finished_at, outcome, status_code, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			if _, err := db.exec(ctx, tx, insertAttempt,
 				c.ReceiptID, round, a.Handler, a.Number, micros(a.StartedAt), micros(a.FinishedAt),
 				string(a.Outcome), a.StatusCode, a.Error); err != nil {
 				return fmt.Errorf("insert attempt: %w", err)
 			}
 		}
-		if _, err := tx.ExecContext(ctx, db.d.q(`UPDATE receipts SET status = ?, reason = ?,
-			attempt_count = attempt_count + 1, next_attempt_at = ?, lease_owner = NULL, lease_until = NULL,
-			updated_at = ? WHERE id = ?`),
+		if _, err := db.exec(ctx, tx, completeReceipt,
 			string(c.Status), c.Reason, nullMicros(c.NextAttemptAt), at, c.ReceiptID); err != nil {
 			return fmt.Errorf("update receipt: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, db.d.q(insertHistory), c.ReceiptID, status, string(c.Status), c.Reason, at); err != nil {
+		if _, err := db.exec(ctx, tx, insertHistory, c.ReceiptID, status, string(c.Status), c.Reason, at); err != nil {
 			return fmt.Errorf("insert history: %w", err)
 		}
 		tr = hookgate.Transition{ReceiptID: c.ReceiptID, Connection: connection, From: hookgate.Status(status),

@@ -60,10 +60,13 @@ func (db *DB) Ingest(ctx context.Context, r *hookgate.Receipt, ttl time.Duration
 	now := micros(r.ReceivedAt)
 	r.ReceivedAt = fromMicros(now)
 	var duplicateOf string
-	err = db.inTx(ctx, func(tx *sql.Tx) error {
+	requested := status
+	err = db.inBatch(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		// A group commit may run this again after another write failed.
+		status, duplicateOf = requested, ""
 		if r.IdempotencyKey != "" {
 			var owner string
-			err := tx.QueryRowContext(ctx, db.d.q(claimKey),
+			err := db.queryRow(ctx, tx, claimKey,
 				r.IdempotencyKey, r.ID, micros(r.ReceivedAt.Add(ttl)), now).Scan(&owner)
 			switch {
 			case errors.Is(err, sql.ErrNoRows):
@@ -80,13 +83,13 @@ func (db *DB) Ingest(ctx context.Context, r *hookgate.Receipt, ttl time.Duration
 		if status == hookgate.StatusReceived {
 			next = now
 		}
-		if _, err := tx.ExecContext(ctx, db.d.q(insertReceipt),
+		if _, err := db.exec(ctx, tx, insertReceipt,
 			r.ID, r.ConnectionType, r.Connection, r.EventType, r.Nonce, r.IdempotencyKey,
 			string(status), r.Reason, nullString(duplicateOf), now, now, string(headers), bodyArg(r.Body),
 			r.SecretID, bodyArg(r.Trace), 0, r.Round, next); err != nil {
 			return fmt.Errorf("insert receipt: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, db.d.q(insertHistory), r.ID, "", string(status), r.Reason, now); err != nil {
+		if _, err := db.exec(ctx, tx, insertHistory, r.ID, "", string(status), r.Reason, now); err != nil {
 			return fmt.Errorf("insert history: %w", err)
 		}
 		return nil
@@ -119,14 +122,14 @@ func (db *DB) Record(ctx context.Context, r *hookgate.Receipt) (hookgate.Transit
 	}
 	now := micros(r.ReceivedAt)
 	r.ReceivedAt = fromMicros(now)
-	err = db.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, db.d.q(insertReceipt),
+	err = db.inBatch(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if _, err := db.exec(ctx, tx, insertReceipt,
 			r.ID, r.ConnectionType, r.Connection, r.EventType, r.Nonce, r.IdempotencyKey,
 			string(r.Status), r.Reason, nil, now, now, string(headers), bodyArg(r.Body),
 			r.SecretID, bodyArg(r.Trace), 0, r.Round, nil); err != nil {
 			return fmt.Errorf("insert receipt: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, db.d.q(insertHistory), r.ID, "", string(r.Status), r.Reason, now); err != nil {
+		if _, err := db.exec(ctx, tx, insertHistory, r.ID, "", string(r.Status), r.Reason, now); err != nil {
 			return fmt.Errorf("insert history: %w", err)
 		}
 		return nil

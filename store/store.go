@@ -52,6 +52,10 @@ type DB struct {
 	// connection holds the whole database), it is the same *sql.DB as write.
 	read *sql.DB
 	d    dialect
+	// batch runs Ingest, Record, Claim and Complete as group commits
+	// (batch.go); stmts are SQLite's prepared hot-path statements.
+	batch *batcher
+	stmts map[string]*sql.Stmt
 }
 
 var _ hookgate.Store = (*DB)(nil)
@@ -84,6 +88,11 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		db.Close()
 		return nil, err
 	}
+	if err := db.prepare(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	db.batch = newBatcher(db.write, db.d.batchLanes)
 	return db, nil
 }
 
@@ -204,6 +213,12 @@ func (db *DB) Ping(ctx context.Context) error {
 // Close closes the connections. On SQLite the writer closes last, so the
 // final checkpoint folds the WAL into the database file.
 func (db *DB) Close() error {
+	if db.batch != nil {
+		db.batch.close()
+	}
+	for _, st := range db.stmts {
+		st.Close()
+	}
 	var err error
 	if db.read != db.write {
 		err = db.read.Close()

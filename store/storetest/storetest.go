@@ -58,6 +58,7 @@ func Run(t *testing.T, open func(t *testing.T) hookgate.Store) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
 	}
+	t.Run("GroupCommit", func(t *testing.T) { RunGroupCommit(t, open) })
 }
 
 // t0 is the suite's clock origin; all times are whole microseconds, the

@@ -1,0 +1,738 @@
+// Package bench is the engine of `hookgate bench`: it measures hookgate's
+// ingest against a bare receiver in the same process and on the same machine,
+// so the figures say what storage and the gateway's checks cost, not how fast
+// the machine is.
+//
+// The baseline is the least a webhook receiver can do: net/http, read the
+// body, check an HMAC-SHA256 signature, answer 204. The gateway is hookgate
+// itself, on a fresh SQLite file or PostgreSQL schema (or any running gateway
+// with URL), with one GitHub-style connection routed to an HTTP sink, so its
+// dispatcher delivers every receipt while the load runs. Both are driven by
+// the same closed-loop load generator with distinct signed deliveries; runs
+// alternate (baseline, gateway, baseline, …) so that drift of the machine
+// shows up in the spread instead of favouring one side.
+package bench
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/hookgate/hookgate"
+	"github.com/hookgate/hookgate/config"
+	"github.com/hookgate/hookgate/gateway"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // driver "pgx", for the bench schema
+)
+
+// Config is what to measure. Zero values take the defaults of the issue:
+// 64 connections, 2 KiB bodies, 10 s runs, 5 runs of each target.
+type Config struct {
+	Concurrency int
+	BodySize    int
+	Duration    time.Duration
+	Runs        int
+	// Backend is sqlite (a temp file) or postgres (a fresh schema in the
+	// database of StorageURL, dropped at the end).
+	Backend    string
+	StorageURL string
+	// URL targets a running gateway instead of starting one; Secret is its
+	// connection's GitHub signing secret. Dispatch is not measured then.
+	URL    string
+	Secret string
+	// DispatchDuration is how long the dispatch phase drives the gateway at
+	// half its measured throughput; 0 means Duration, negative skips it.
+	DispatchDuration time.Duration
+	// DrainTimeout bounds the wait for the dispatch queue to empty after a
+	// gateway run (so that the next baseline run is not disturbed).
+	DrainTimeout time.Duration
+	// DispatchWorkers is the gateway's dispatch.workers (0: its default).
+	DispatchWorkers int
+	// Progress receives one line per run; nil discards.
+	Progress io.Writer
+	// TempDir holds the SQLite file; empty uses os.TempDir.
+	TempDir string
+}
+
+func (c *Config) defaults() error {
+	if c.Concurrency <= 0 {
+		c.Concurrency = 64
+	}
+	if c.BodySize <= 0 {
+		c.BodySize = 2048
+	}
+	if c.BodySize < minBody {
+		return hookgate.Errorf(hookgate.EInvalid, "body size must be at least %d bytes", minBody)
+	}
+	if c.Duration <= 0 {
+		c.Duration = 10 * time.Second
+	}
+	if c.Runs <= 0 {
+		c.Runs = 5
+	}
+	if c.Backend == "" {
+		c.Backend = "sqlite"
+	}
+	if c.DispatchDuration == 0 {
+		c.DispatchDuration = c.Duration
+	}
+	if c.DrainTimeout <= 0 {
+		c.DrainTimeout = 2 * time.Minute
+	}
+	if c.Progress == nil {
+		c.Progress = io.Discard
+	}
+	switch {
+	case c.URL != "":
+		if c.Secret == "" {
+			return hookgate.Errorf(hookgate.EInvalid, "--url needs --secret, the connection's signing secret")
+		}
+	case c.Backend == "sqlite":
+	case c.Backend == "postgres":
+		if c.StorageURL == "" {
+			return hookgate.Errorf(hookgate.EInvalid, "--backend postgres needs --storage-url")
+		}
+	default:
+		return hookgate.Errorf(hookgate.EInvalid, "backend must be sqlite or postgres, not %q", c.Backend)
+	}
+	return nil
+}
+
+// Run is one timed run against one target.
+type Run struct {
+	Requests   int64   `json:"requests"`
+	Errors     int64   `json:"errors"`
+	Seconds    float64 `json:"seconds"`
+	Throughput float64 `json:"throughput_rps"`
+	P50ms      float64 `json:"p50_ms"`
+	P99ms      float64 `json:"p99_ms"`
+	Maxms      float64 `json:"max_ms"`
+	// DrainSeconds (gateway runs of an in-process gateway) is how long the
+	// dispatch queue took to empty after the load stopped.
+	DrainSeconds float64 `json:"drain_seconds,omitempty"`
+	// Undrained: the queue was still not empty after the drain timeout.
+	Undrained bool `json:"undrained,omitempty"`
+}
+
+// Spread is the median and range of one figure over the runs.
+type Spread struct {
+	Median float64 `json:"median"`
+	Min    float64 `json:"min"`
+	Max    float64 `json:"max"`
+}
+
+// Summary is a target's figures over its runs.
+type Summary struct {
+	Throughput Spread `json:"throughput_rps"`
+	P50ms      Spread `json:"p50_ms"`
+	P99ms      Spread `json:"p99_ms"`
+	Maxms      Spread `json:"max_ms"`
+	Errors     int64  `json:"errors"`
+}
+
+// Dispatch is the dispatch phase: ingest at a fixed rate with the dispatcher
+// delivering every receipt to a local HTTP sink.
+type Dispatch struct {
+	Rate         float64 `json:"ingest_rate_rps"`
+	Seconds      float64 `json:"seconds"`
+	Ingested     int64   `json:"ingested"`
+	Delivered    int64   `json:"delivered"`
+	MaxDepth     int64   `json:"max_queue_depth"`
+	DrainSeconds float64 `json:"drain_seconds"`
+	// Drained is false when the queue was not empty after DrainTimeout
+	// (DrainSeconds is then that timeout, a lower bound).
+	Drained bool `json:"drained"`
+	// MaxDepth is sampled every 250 ms and counted up to 3×maxDepthSampled.
+	// End-to-end latency: signed by the sender → received by the sink.
+	P50ms float64 `json:"e2e_p50_ms"`
+	P99ms float64 `json:"e2e_p99_ms"`
+}
+
+// Report is the result of a benchmark.
+type Report struct {
+	Target      string    `json:"target"`
+	Concurrency int       `json:"concurrency"`
+	BodySize    int       `json:"body_size"`
+	Duration    string    `json:"duration"`
+	Runs        int       `json:"runs"`
+	Baseline    []Run     `json:"baseline_runs"`
+	Gateway     []Run     `json:"gateway_runs"`
+	BaselineSum Summary   `json:"baseline"`
+	GatewaySum  Summary   `json:"gateway"`
+	Ratio       Spread    `json:"throughput_ratio"` // gateway/baseline, per run pair
+	Dispatch    *Dispatch `json:"dispatch,omitempty"`
+	// PeakRSSBytes is VmHWM of this process: gateway, baseline and load
+	// generator together (with URL: the load generator and baseline only).
+	PeakRSSBytes int64 `json:"peak_rss_bytes"`
+	// GroupCommit is the mean number of writes per commit, when known.
+	WritesPerCommit float64 `json:"writes_per_commit,omitempty"`
+}
+
+// BenchSecret signs the deliveries to the in-process gateway and baseline.
+const benchSecret = "hookgate-bench-secret"
+
+// Bench runs the benchmark described by cfg.
+func Bench(ctx context.Context, cfg Config) (*Report, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	rep := &Report{Target: cfg.Backend, Concurrency: cfg.Concurrency, BodySize: cfg.BodySize,
+		Duration: cfg.Duration.String(), Runs: cfg.Runs}
+
+	base, err := startBaseline(benchSecret)
+	if err != nil {
+		return nil, err
+	}
+	defer base.Close()
+
+	secret, target := cfg.Secret, cfg.URL
+	var gw *benchGateway
+	if target == "" {
+		secret = benchSecret
+		gw, err = startGateway(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		defer gw.close()
+		target = gw.url
+	} else {
+		rep.Target = target
+	}
+
+	// Distinct deliveries across runs and invocations: a random prefix and
+	// a counter make every X-GitHub-Delivery new.
+	gen := &generator{prefix: strings.ToLower(rand.Text()[:10]), size: cfg.BodySize}
+	for i := range cfg.Runs {
+		b := drive(ctx, base.url, benchSecret, gen, cfg.Concurrency, cfg.Duration, nil)
+		rep.Baseline = append(rep.Baseline, b)
+		fmt.Fprintf(cfg.Progress, "run %d/%d baseline: %s\n", i+1, cfg.Runs, b)
+		g := drive(ctx, target, secret, gen, cfg.Concurrency, cfg.Duration, nil)
+		if gw != nil {
+			d, ok, err := gw.drain(ctx, cfg.DrainTimeout)
+			if err != nil {
+				return nil, err
+			}
+			g.DrainSeconds, g.Undrained = d.Seconds(), !ok
+		}
+		rep.Gateway = append(rep.Gateway, g)
+		fmt.Fprintf(cfg.Progress, "run %d/%d gateway:  %s\n", i+1, cfg.Runs, g)
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+	}
+	rep.BaselineSum, rep.GatewaySum = summarize(rep.Baseline), summarize(rep.Gateway)
+	ratios := make([]float64, len(rep.Gateway))
+	for i := range rep.Gateway {
+		if rep.Baseline[i].Throughput > 0 {
+			ratios[i] = rep.Gateway[i].Throughput / rep.Baseline[i].Throughput
+		}
+	}
+	rep.Ratio = spread(ratios)
+
+	if gw != nil && cfg.DispatchDuration > 0 {
+		d, err := gw.dispatchPhase(ctx, gen, cfg, rep.GatewaySum.Throughput.Median/2)
+		if err != nil {
+			return nil, err
+		}
+		rep.Dispatch = d
+		fmt.Fprintf(cfg.Progress, "dispatch: %.0f/s for %.1fs, max depth %d, drained in %.2fs, e2e p50 %.1fms p99 %.1fms\n",
+			d.Rate, d.Seconds, d.MaxDepth, d.DrainSeconds, d.P50ms, d.P99ms)
+	}
+	if gw != nil {
+		if bs, ok := gw.gw.Store().(interface{ BatchStats() (int64, int64) }); ok {
+			if batches, requests := bs.BatchStats(); batches > 0 {
+				rep.WritesPerCommit = float64(requests) / float64(batches)
+			}
+		}
+	}
+	rep.PeakRSSBytes = PeakRSS()
+	return rep, nil
+}
+
+// PeakRSS returns VmHWM of this process from /proc/self/status, or 0.
+func PeakRSS() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err != nil {
+				return 0
+			}
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+func (r Run) String() string {
+	s := fmt.Sprintf("%8.0f req/s  p50 %6.2fms  p99 %7.2fms  max %7.2fms  errors %d", r.Throughput, r.P50ms, r.P99ms, r.Maxms, r.Errors)
+	switch {
+	case r.Undrained:
+		s += fmt.Sprintf("  queue NOT drained after %.0fs", r.DrainSeconds)
+	case r.DrainSeconds > 0:
+		s += fmt.Sprintf("  queue drained in %.2fs", r.DrainSeconds)
+	}
+	return s
+}
+
+func summarize(runs []Run) Summary {
+	pick := func(f func(Run) float64) Spread {
+		v := make([]float64, len(runs))
+		for i, r := range runs {
+			v[i] = f(r)
+		}
+		return spread(v)
+	}
+	s := Summary{
+		Throughput: pick(func(r Run) float64 { return r.Throughput }),
+		P50ms:      pick(func(r Run) float64 { return r.P50ms }),
+		P99ms:      pick(func(r Run) float64 { return r.P99ms }),
+		Maxms:      pick(func(r Run) float64 { return r.Maxms }),
+	}
+	for _, r := range runs {
+		s.Errors += r.Errors
+	}
+	return s
+}
+
+func spread(v []float64) Spread {
+	if len(v) == 0 {
+		return Spread{}
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	m := s[len(s)/2]
+	if len(s)%2 == 0 {
+		m = (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
+	return Spread{Median: m, Min: s[0], Max: s[len(s)-1]}
+}
+
+// --- load generator ---
+
+// maxDepthSampled bounds each status's count in a queue depth sample.
+const maxDepthSampled = 5000
+
+// minBody fits the fixed fields of a generated delivery.
+const minBody = 64
+
+// generator makes distinct GitHub-style deliveries of a fixed size. The body
+// starts with fixed-width fields the sink reads back without parsing:
+// {"sent":"<19 digits>","seq":"<19 digits>","pad":"xxx…"}
+type generator struct {
+	prefix string
+	size   int
+	seq    atomic.Int64
+}
+
+const (
+	sentAt = len(`{"sent":"`)
+	seqAt  = sentAt + 19 + len(`","seq":"`)
+)
+
+func (g *generator) template() []byte {
+	head := fmt.Sprintf(`{"sent":"%019d","seq":"%019d","pad":"`, 0, 0)
+	b := make([]byte, g.size)
+	copy(b, head)
+	for i := len(head); i < len(b)-2; i++ {
+		b[i] = 'x'
+	}
+	copy(b[len(b)-2:], `"}`)
+	return b
+}
+
+// next stamps body with a new sequence number and the current time, and
+// returns the delivery id.
+func (g *generator) next(body []byte) string {
+	n := g.seq.Add(1)
+	putDigits(body[seqAt:seqAt+19], n)
+	putDigits(body[sentAt:sentAt+19], time.Now().UnixNano())
+	return g.prefix + "-" + strconv.FormatInt(n, 10)
+}
+
+func putDigits(dst []byte, v int64) {
+	for i := len(dst) - 1; i >= 0; i-- {
+		dst[i] = byte('0' + v%10)
+		v /= 10
+	}
+}
+
+func sentTime(body []byte) (time.Time, bool) {
+	if len(body) < sentAt+19 {
+		return time.Time{}, false
+	}
+	v, err := strconv.ParseInt(string(body[sentAt:sentAt+19]), 10, 64)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return time.Unix(0, v), true
+}
+
+func sign(secret string, body []byte) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write(body)
+	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+}
+
+// drive runs a closed loop of concurrency workers against target for d (or
+// at most lim's rate) and measures each request.
+func drive(ctx context.Context, target, secret string, gen *generator, concurrency int, d time.Duration, lim *rate.Limiter) Run {
+	tr := &http.Transport{
+		MaxIdleConns: concurrency, MaxIdleConnsPerHost: concurrency, MaxConnsPerHost: concurrency,
+		DisableCompression: true, IdleConnTimeout: 30 * time.Second,
+		DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+	}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	runCtx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+
+	lat := make([][]time.Duration, concurrency)
+	var errs atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := range concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			body := gen.template()
+			own := make([]time.Duration, 0, 1024)
+			for runCtx.Err() == nil {
+				if lim != nil && lim.Wait(runCtx) != nil {
+					break
+				}
+				id := gen.next(body)
+				req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
+				if err != nil {
+					errs.Add(1)
+					break
+				}
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("User-Agent", "GitHub-Hookshot/hookgate-bench")
+				req.Header.Set("X-GitHub-Event", "push")
+				req.Header.Set("X-GitHub-Delivery", id)
+				req.Header.Set("X-Hub-Signature-256", sign(secret, body))
+				t0 := time.Now()
+				resp, err := client.Do(req)
+				if err != nil {
+					errs.Add(1)
+					continue
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode < 200 || resp.StatusCode > 299 {
+					errs.Add(1)
+					continue
+				}
+				own = append(own, time.Since(t0))
+			}
+			lat[w] = own
+		}()
+	}
+	wg.Wait()
+	if lim != nil {
+		// Paced workers stop early when their next slot falls after the
+		// deadline; the run still lasted d.
+		<-runCtx.Done()
+	}
+	elapsed := time.Since(start)
+	var all []time.Duration
+	for _, l := range lat {
+		all = append(all, l...)
+	}
+	r := Run{Requests: int64(len(all)), Errors: errs.Load(), Seconds: elapsed.Seconds()}
+	r.Throughput = float64(r.Requests) / elapsed.Seconds()
+	r.P50ms, r.P99ms, r.Maxms = percentiles(all)
+	return r
+}
+
+func percentiles(all []time.Duration) (p50, p99, maxv float64) {
+	if len(all) == 0 {
+		return 0, 0, 0
+	}
+	slices.Sort(all)
+	ms := func(d time.Duration) float64 { return float64(d) / 1e6 }
+	at := func(q float64) time.Duration { return all[min(len(all)-1, int(q*float64(len(all))))] }
+	return ms(at(0.50)), ms(at(0.99)), ms(all[len(all)-1])
+}
+
+// --- baseline ---
+
+type server struct {
+	srv *http.Server
+	url string
+}
+
+func (s *server) Close() { _ = s.srv.Close() }
+
+func serve(h http.Handler, path string) (*server, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	go func() { _ = srv.Serve(ln) }()
+	return &server{srv: srv, url: "http://" + ln.Addr().String() + path}, nil
+}
+
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// startBaseline is the bare receiver: read, check HMAC-SHA256, 204.
+func startBaseline(secret string) (*server, error) {
+	key := []byte(secret)
+	return serve(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		buf := bufPool.Get().(*bytes.Buffer)
+		defer bufPool.Put(buf)
+		buf.Reset()
+		if _, err := buf.ReadFrom(io.LimitReader(r.Body, 1<<20+1)); err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		got, err := hex.DecodeString(strings.TrimPrefix(r.Header.Get("X-Hub-Signature-256"), "sha256="))
+		m := hmac.New(sha256.New, key)
+		m.Write(buf.Bytes())
+		if err != nil || !hmac.Equal(got, m.Sum(nil)) {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}), "/webhooks/github/bench")
+}
+
+// --- gateway under test ---
+
+type benchGateway struct {
+	gw      *gateway.Gateway
+	url     string
+	sink    *server
+	stop    context.CancelFunc
+	done    chan error
+	cleanup []func()
+
+	delivered atomic.Int64 // received by the sink so far
+	mu        sync.Mutex
+	e2e       []time.Duration
+	recordE2E atomic.Bool
+}
+
+func startGateway(ctx context.Context, cfg Config) (_ *benchGateway, err error) {
+	g := &benchGateway{}
+	defer func() {
+		if err != nil {
+			g.close()
+		}
+	}()
+	g.sink, err = serve(http.HandlerFunc(g.receive), "/sink")
+	if err != nil {
+		return nil, err
+	}
+	g.cleanup = append(g.cleanup, g.sink.Close)
+
+	storage := ""
+	switch cfg.Backend {
+	case "sqlite":
+		dir, err := os.MkdirTemp(cfg.TempDir, "hookgate-bench-")
+		if err != nil {
+			return nil, fmt.Errorf("temp dir: %w", err)
+		}
+		g.cleanup = append(g.cleanup, func() { os.RemoveAll(dir) })
+		storage = "sqlite://" + filepath.Join(dir, "bench.db")
+	case "postgres":
+		storage, err = postgresSchema(ctx, cfg.StorageURL, &g.cleanup)
+		if err != nil {
+			return nil, err
+		}
+	}
+	yaml := fmt.Sprintf(`
+listen: 127.0.0.1:0
+admin: {listen: 127.0.0.1:0}
+storage: {url: %q}
+dispatch: {workers: %d}
+handlers: [{name: sink, type: http, url: %q}]
+connections:
+  - {type: github, name: bench, signing_secret: %q, routes: [{handlers: [sink]}]}
+`, storage, cfg.DispatchWorkers, g.sink.url, benchSecret)
+	c, _, err := config.Parse([]byte(yaml))
+	if err != nil {
+		return nil, fmt.Errorf("bench config: %w", err)
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	g.gw, err = gateway.New(ctx, c, gateway.Options{Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	g.cleanup = append(g.cleanup, func() { g.gw.Close() })
+	ls, err := g.gw.Listen()
+	if err != nil {
+		return nil, err
+	}
+	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	g.stop, g.done = stop, make(chan error, 1)
+	go func() { g.done <- g.gw.Serve(runCtx, ls) }()
+	g.url = "http://" + ls.Public.Addr().String() + "/webhooks/github/bench"
+	return g, nil
+}
+
+// receive is the sink handler: it counts deliveries and, in the dispatch
+// phase, their end-to-end latency.
+func (g *benchGateway) receive(w http.ResponseWriter, r *http.Request) {
+	var head [sentAt + 19]byte
+	n, _ := io.ReadFull(r.Body, head[:])
+	_, _ = io.Copy(io.Discard, r.Body)
+	if g.recordE2E.Load() {
+		if at, ok := sentTime(head[:n]); ok {
+			d := time.Since(at)
+			g.mu.Lock()
+			g.e2e = append(g.e2e, d)
+			g.mu.Unlock()
+		}
+	}
+	g.delivered.Add(1)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (g *benchGateway) close() {
+	if g.stop != nil {
+		g.stop()
+		<-g.done
+	}
+	for i := len(g.cleanup) - 1; i >= 0; i-- {
+		g.cleanup[i]()
+	}
+}
+
+// queueDepth counts receipts whose dispatch is not finished: received,
+// dispatched (leased) or failed (waiting for a retry). Listing is capped, so
+// the count is exact below limit per status and "at least" above.
+func (g *benchGateway) queueDepth(ctx context.Context, limit int) (int64, error) {
+	var n int64
+	for _, st := range []hookgate.Status{hookgate.StatusReceived, hookgate.StatusDispatched, hookgate.StatusFailed} {
+		rs, _, err := g.gw.Store().Receipts(ctx, hookgate.ReceiptFilter{Connection: "bench", Status: st, Limit: limit})
+		if err != nil {
+			return 0, err
+		}
+		n += int64(len(rs))
+	}
+	return n, nil
+}
+
+// drain waits until the queue is empty and returns how long that took, or
+// limit and ok=false when it did not empty within limit (the bench goes on:
+// the figure is reported as a lower bound).
+func (g *benchGateway) drain(ctx context.Context, limit time.Duration) (d time.Duration, ok bool, err error) {
+	start := time.Now()
+	for {
+		// Only emptiness matters here: one row per status keeps the poll
+		// cheap, so it does not slow the dispatcher it waits for.
+		n, err := g.queueDepth(ctx, 1)
+		if err != nil {
+			return 0, false, fmt.Errorf("queue depth: %w", err)
+		}
+		if n == 0 {
+			return time.Since(start), true, nil
+		}
+		if time.Since(start) > limit {
+			return limit, false, nil
+		}
+		select {
+		case <-ctx.Done():
+			return 0, false, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// dispatchPhase ingests at a fixed rate while the dispatcher delivers to the
+// sink, sampling the queue depth, then measures the drain.
+func (g *benchGateway) dispatchPhase(ctx context.Context, gen *generator, cfg Config, rps float64) (*Dispatch, error) {
+	if rps < 1 {
+		rps = 1
+	}
+	g.mu.Lock()
+	g.e2e = g.e2e[:0]
+	g.mu.Unlock()
+	g.recordE2E.Store(true)
+	defer g.recordE2E.Store(false)
+	before := g.delivered.Load()
+
+	var maxDepth atomic.Int64
+	sampleCtx, stopSampling := context.WithCancel(ctx)
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for {
+			if n, err := g.queueDepth(sampleCtx, maxDepthSampled); err == nil && n > maxDepth.Load() {
+				maxDepth.Store(n)
+			}
+			select {
+			case <-sampleCtx.Done():
+				return
+			case <-time.After(250 * time.Millisecond):
+			}
+		}
+	}()
+	lim := rate.NewLimiter(rate.Limit(rps), max(1, cfg.Concurrency/8))
+	run := drive(ctx, g.url, benchSecret, gen, cfg.Concurrency, cfg.DispatchDuration, lim)
+	stopSampling()
+	<-sampled
+	drained, ok, err := g.drain(ctx, cfg.DrainTimeout)
+	if err != nil {
+		return nil, err
+	}
+	g.mu.Lock()
+	e2e := slices.Clone(g.e2e)
+	g.mu.Unlock()
+	d := &Dispatch{Rate: rps, Seconds: run.Seconds, Ingested: run.Requests, Delivered: g.delivered.Load() - before,
+		MaxDepth: maxDepth.Load(), DrainSeconds: drained.Seconds(), Drained: ok}
+	d.P50ms, d.P99ms, _ = percentiles(e2e)
+	return d, nil
+}
+
+// postgresSchema creates a schema of its own in the database of base and
+// returns a storage URL that uses it; cleanup drops it.
+func postgresSchema(ctx context.Context, base string, cleanup *[]func()) (string, error) {
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		return "", fmt.Errorf("postgres: %w", err)
+	}
+	schema := "hookgate_bench_" + strings.ToLower(rand.Text()[:12])
+	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
+		admin.Close()
+		return "", fmt.Errorf("create schema %s: %w", schema, err)
+	}
+	*cleanup = append(*cleanup, func() {
+		_, _ = admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+		admin.Close()
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		return "", fmt.Errorf("storage url: %w", err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String(), nil
+}

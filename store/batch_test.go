@@ -1,0 +1,71 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	hookgate "github.com/hookgate/hookgate"
+)
+
+// TestGroupCommitJoinsWaitingWrites holds SQLite's only write connection, so
+// that the batcher's first request waits to begin while the others queue,
+// then checks that the queued requests shared one commit.
+func TestGroupCommitJoinsWaitingWrites(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, err := Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "gc.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+
+	hold, err := db.write.BeginTx(ctx, nil) // the single write connection
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 50
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = db.Ingest(ctx, &hookgate.Receipt{
+				ID: uuid.Must(uuid.NewV7()).String(), ConnectionType: "github", Connection: "c",
+				IdempotencyKey: fmt.Sprint("c:push:", i), Status: hookgate.StatusReceived,
+				ReceivedAt: time.Now(), Body: []byte(`{}`),
+			}, time.Hour)
+		}()
+	}
+	// The batcher holds the first request(s) and waits for the connection;
+	// wait until every request is queued or taken.
+	deadline := time.Now().Add(10 * time.Second)
+	for db.batch.enqueued.Load() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d requests queued", db.batch.enqueued.Load())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if _, requests := db.BatchStats(); requests != 0 {
+		t.Fatalf("a batch committed while the write connection was held")
+	}
+	if err := hold.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("ingest %d: %v", i, err)
+		}
+	}
+	batches, requests := db.BatchStats()
+	if requests != n || batches > 2 {
+		t.Errorf("%d requests in %d batches, want %d in at most 2 (the first, then all that waited)", requests, batches, n)
+	}
+}
