@@ -25,6 +25,18 @@ type Connection struct {
 	SignatureHeader string     `yaml:"signature_header,omitempty" json:"signature_header,omitempty"`
 	NonceHeader     string     `yaml:"nonce_header,omitempty" json:"nonce_header,omitempty"`
 	TimestampHeader string     `yaml:"timestamp_header,omitempty" json:"timestamp_header,omitempty"`
+	// Algorithm, Encoding, SignaturePrefix and SignedContent configure auth
+	// "hmac", the generic scheme for providers without a preset: sha1,
+	// sha256 (default) or sha512; hex (default) or base64; a prefix such as
+	// "sha256="; and the signed content with placeholders {body},
+	// {timestamp}, {method}, {url}, {header:Name} (default "{body}").
+	Algorithm       string `yaml:"algorithm,omitempty" json:"algorithm,omitempty"`
+	Encoding        string `yaml:"encoding,omitempty" json:"encoding,omitempty"`
+	SignaturePrefix string `yaml:"signature_prefix,omitempty" json:"signature_prefix,omitempty"`
+	SignedContent   string `yaml:"signed_content,omitempty" json:"signed_content,omitempty"`
+	// VerifyToken is the token a provider echoes in its subscription
+	// handshake (Meta hub.verify_token); empty accepts any signing secret.
+	VerifyToken string `yaml:"verify_token,omitempty" json:"verify_token,omitempty"`
 	// EventType says where the event type lives: "header:X-GitHub-Event",
 	// "body:type", or several joined by "+" ("body:type+body:action" → "issue.create").
 	EventType           string `yaml:"event_type,omitempty" json:"event_type,omitempty"`

@@ -157,6 +157,7 @@ type connectionView struct {
 	SigningSecrets []string     `json:"signing_secrets,omitempty"`
 	BasicAuth      any          `json:"basic_auth,omitempty"`
 	APIKey         any          `json:"api_key,omitempty"`
+	VerifyToken    any          `json:"verify_token,omitempty"`
 	Secrets        []secretView `json:"secrets"`
 	Paths          []string     `json:"paths"`
 }
@@ -182,6 +183,9 @@ func viewConnection(c *hookgate.Connection) connectionView {
 	}
 	if c.APIKey != nil {
 		v.APIKey = map[string]string{"header": c.APIKey.Header, "fingerprint": hookgate.Fingerprint(c.APIKey.Value)}
+	}
+	if c.VerifyToken != "" {
+		v.VerifyToken = map[string]string{"fingerprint": hookgate.Fingerprint(c.VerifyToken)}
 	}
 	if c.Path != "" {
 		v.Paths = append(v.Paths, c.Path)

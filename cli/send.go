@@ -64,6 +64,7 @@ answers 2xx, 1 otherwise.`,
 				ReplayWindow:         5 * time.Minute,
 				AllowUnauthenticated: true,
 			}
+			preset.Apply(&cfg)
 			if cfg.Auth == "" {
 				return &exitError{2, fmt.Errorf("type %q has no preset: give --auth", typ)}
 			}

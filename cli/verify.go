@@ -75,6 +75,7 @@ public key; for basic auth it takes USER:PASSWORD.`,
 				ReplayWindow:         time.Duration(window) * time.Second,
 				AllowUnauthenticated: true,
 			}
+			preset.Apply(&cfg)
 			if cfg.Auth == "" {
 				return usage(fmt.Errorf("type %q has no preset: give --auth (one of %v)", typ, verify.AuthTypes()))
 			}

@@ -49,12 +49,13 @@ connections:
 	st := tg.api("POST", "/api/v1/connections", map[string]any{
 		"type": "github", "name": "primary", "signing_secrets": []string{"first-secret", "second-secret"},
 		"nonce_header": "X-GitHub-Delivery", "signature_header": "X-Hub-Signature-256", "replay_window_seconds": 120,
+		"verify_token": "handshake-token",
 	}, &created)
 	if st != 201 {
 		t.Fatalf("create = %d %v", st, created)
 	}
 	raw := fmt.Sprint(created)
-	if strings.Contains(raw, "first-secret") || strings.Contains(raw, "second-secret") {
+	if strings.Contains(raw, "first-secret") || strings.Contains(raw, "second-secret") || strings.Contains(raw, "handshake-token") {
 		t.Fatalf("answer leaks secrets: %v", created)
 	}
 	if secrets := created["secrets"].([]any); len(secrets) != 2 || secrets[0].(map[string]any)["fingerprint"] == "" {

@@ -183,7 +183,13 @@ func compileConnection(wh *config.Webhooks, handlers map[string]*compiledHandler
 		TimestampHeader:      pick(c.TimestampHeader, preset.TimestampHeader),
 		ReplayWindow:         replay,
 		AllowUnauthenticated: c.AllowUnauthenticated,
+		Algorithm:            c.Algorithm,
+		Encoding:             c.Encoding,
+		Prefix:               c.SignaturePrefix,
+		Template:             c.SignedContent,
+		VerifyToken:          c.VerifyToken,
 	}
+	preset.Apply(&vcfg)
 	v, err := verify.New(vcfg)
 	if err != nil {
 		return nil, err
