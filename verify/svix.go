@@ -203,7 +203,7 @@ func (svixScheme) Verify(cfg *Config, req *Request) (Result, error) {
 	if reason != "" {
 		return fail(reason, tr)
 	}
-	return Result{SecretID: secretID(cfg.Secrets[matched], matched), Timestamp: t, Trace: tr}, nil
+	return Result{SecretID: secretID(cfg.Secrets[matched], matched), Timestamp: t, Nonce: id, Trace: tr}, nil
 }
 
 // Sign sets webhook-id (kept when already present, else a random msg_ id),

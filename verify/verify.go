@@ -63,6 +63,20 @@ type Config struct {
 	ReplayWindow time.Duration
 	// AllowUnauthenticated must be true for Auth "none".
 	AllowUnauthenticated bool
+
+	// Algorithm, Encoding, Prefix and Template configure auth "hmac" (the
+	// generic scheme): Algorithm is sha1, sha256 (default) or sha512;
+	// Encoding hex (default) or base64; Prefix is stripped from received
+	// signatures and written by Sign (e.g. "sha256="); Template is the
+	// signed content, with placeholders {body}, {timestamp} (the value of
+	// TimestampHeader), {method}, {url} and {header:Name} (default "{body}").
+	Algorithm string
+	Encoding  string
+	Prefix    string
+	Template  string
+	// VerifyToken is the token a provider echoes in a subscription
+	// handshake (Meta hub.verify_token). Empty: any of Secrets.
+	VerifyToken string
 }
 
 // Result is a successful verification.
@@ -71,7 +85,11 @@ type Result struct {
 	SecretID string
 	// Timestamp is the signed timestamp, zero when the scheme has none.
 	Timestamp time.Time
-	Trace     Trace
+	// Nonce is the replay token carried inside the signed content (Mailgun
+	// token, Twitch message id, Svix webhook-id), for the idempotency key;
+	// "" when the scheme signs none.
+	Nonce string
+	Trace Trace
 }
 
 // Trace explains a verification, for rejected receipts and `hookgate verify`.
@@ -119,7 +137,10 @@ type Scheme interface {
 	Verify(cfg *Config, req *Request) (Result, error)
 	// Sign sets on req.Header what the provider would send, signed with
 	// secret (for basic/api_key/secret schemes: the credential), using
-	// req.Now for timestamps. It is the inverse of Verify.
+	// req.Now for timestamps. It is the inverse of Verify. Schemes whose
+	// credential travels in the body (mailgun, client_state) rewrite
+	// req.Body; twilio adds bodySHA256 to a copy of req.URL for JSON bodies.
+	// Public-key schemes (ed25519, ecdsa) cannot sign and return an error.
 	Sign(cfg *Config, req *Request, secret Secret) error
 	// NeedsSecret reports whether cfg.Secrets must be non-empty.
 	NeedsSecret() bool
@@ -141,8 +162,36 @@ type Preset struct {
 	// EmptyBody says the provider may send no body at all (Google Calendar
 	// push notifications); an empty body then passes the envelope check.
 	EmptyBody bool
+	// Algorithm, Encoding, Prefix and Template are the generic "hmac"
+	// scheme's settings (Config fields of the same names).
+	Algorithm string
+	Encoding  string
+	Prefix    string
+	Template  string
+	// Handshake answers the provider's endpoint verification (SPEC §3.3);
+	// nil when the provider has none. HandshakeMethods lists the methods it
+	// arrives with (POST is always allowed for deliveries).
+	Handshake        Handshake
+	HandshakeMethods []string
 	// Doc is the provider documentation the preset follows.
 	Doc string
+}
+
+// Apply fills the zero authentication fields of cfg from the preset, so a
+// connection's own settings win.
+func (p Preset) Apply(cfg *Config) {
+	fill := func(dst *string, v string) {
+		if *dst == "" {
+			*dst = v
+		}
+	}
+	fill(&cfg.Auth, p.Auth)
+	fill(&cfg.SignatureHeader, p.SignatureHeader)
+	fill(&cfg.TimestampHeader, p.TimestampHeader)
+	fill(&cfg.Algorithm, p.Algorithm)
+	fill(&cfg.Encoding, p.Encoding)
+	fill(&cfg.Prefix, p.Prefix)
+	fill(&cfg.Template, p.Template)
 }
 
 var (
