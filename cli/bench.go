@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -14,8 +15,9 @@ import (
 
 func benchCmd() *cobra.Command {
 	var (
-		cfg    bench.Config
-		asJSON bool
+		cfg        bench.Config
+		asJSON     bool
+		cpuProfile string
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -37,6 +39,17 @@ secret is --secret); dispatch is not measured then.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg.Progress = cmd.ErrOrStderr()
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
 			rep, err := bench.Bench(cmd.Context(), cfg)
 			if err != nil {
 				return err
@@ -60,9 +73,10 @@ secret is --secret); dispatch is not measured then.`,
 	f.StringVar(&cfg.URL, "url", "", "target a running gateway's connection URL instead of starting one")
 	f.StringVar(&cfg.Secret, "secret", "", "signing secret of the --url connection (GitHub scheme)")
 	f.DurationVar(&cfg.DispatchDuration, "dispatch-duration", 0, "length of the dispatch phase (default --duration; negative skips it)")
-	f.IntVar(&cfg.DispatchWorkers, "dispatch-workers", 0, "dispatch.workers of the in-process gateway (default: the configuration's default, 8)")
+	f.IntVar(&cfg.DispatchWorkers, "dispatch-workers", 0, "dispatch.workers of the in-process gateway (default: the configuration's default, 32)")
 	f.DurationVar(&cfg.DrainTimeout, "drain-timeout", 2*time.Minute, "how long to wait for the dispatch queue to empty after a gateway run")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (gateway, baseline and load generator) to this file")
 	return cmd
 }
 

@@ -94,7 +94,7 @@ func Default() *Config {
 			RetentionDays:         30,
 		},
 		Dispatch: Dispatch{
-			Workers:      8,
+			Workers:      32,
 			Lease:        hookgate.Duration(5 * 60e9),
 			PollInterval: hookgate.Duration(1e9),
 		},

@@ -112,11 +112,15 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			}
 		}
 		if claimed > 0 && claimed == free {
-			// Possibly more work: claim again as soon as a slot frees.
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-done:
+			// Possibly more work: claim again once half the slots are
+			// free. A claim is one write transaction whatever its size, so
+			// refilling one slot at a time would cost a claim per receipt.
+			for workers-len(sem) < max(1, workers/2) {
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-done:
+				}
 			}
 			continue
 		}

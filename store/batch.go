@@ -81,12 +81,16 @@ type batcher struct {
 	closed bool
 	wg     sync.WaitGroup
 
+	// afterBatch, when set, runs on the lane after each batch was answered
+	// (SQLite's checkpointer, checkpoint.go).
+	afterBatch func()
+
 	// Counters for tests and benchmarks.
 	enqueued, batches, requests atomic.Int64
 }
 
-func newBatcher(db *sql.DB, lanes int) *batcher {
-	b := &batcher{db: db, reqs: make(chan *writeReq, 4*maxBatch)}
+func newBatcher(db *sql.DB, lanes int, afterBatch func()) *batcher {
+	b := &batcher{db: db, reqs: make(chan *writeReq, 4*maxBatch), afterBatch: afterBatch}
 	for range max(lanes, 1) {
 		b.wg.Add(1)
 		go b.run()
@@ -154,6 +158,9 @@ func (b *batcher) run() {
 		}
 		b.commit(batch)
 		clear(batch)
+		if b.afterBatch != nil {
+			b.afterBatch()
+		}
 	}
 }
 
@@ -215,8 +222,7 @@ func (b *batcher) try(ctx context.Context, live []*writeReq) (int, error) {
 		}
 		return i, err
 	}
-	err = tx.Commit()
-	if err != nil {
+	if err := tx.Commit(); err != nil {
 		return -1, err
 	}
 	return -1, nil

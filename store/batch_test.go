@@ -3,7 +3,9 @@ package store
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -67,5 +69,57 @@ func TestGroupCommitJoinsWaitingWrites(t *testing.T) {
 	batches, requests := db.BatchStats()
 	if requests != n || batches > 2 {
 		t.Errorf("%d requests in %d batches, want %d in at most 2 (the first, then all that waited)", requests, batches, n)
+	}
+}
+
+// TestCheckpointerBoundsTheWAL writes far more than the restart threshold
+// while the writer never checkpoints itself (wal_autocheckpoint=0): the
+// background checkpointer must keep rewinding the WAL, so the file stays
+// near the threshold instead of holding every commit.
+func TestCheckpointerBoundsTheWAL(t *testing.T) {
+	every, frames := checkpointEvery, walRestartFrames
+	checkpointEvery, walRestartFrames = 5*time.Millisecond, 64
+	t.Cleanup(func() { checkpointEvery, walRestartFrames = every, frames })
+
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "wal.db")
+	db, err := Open(ctx, "sqlite://"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	body := []byte(`{"pad":"` + strings.Repeat("x", 4000) + `"}`)
+	const n, writers = 2000, 16
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += writers {
+				_, err := db.Ingest(ctx, &hookgate.Receipt{
+					ID: uuid.Must(uuid.NewV7()).String(), ConnectionType: "github", Connection: "c",
+					IdempotencyKey: fmt.Sprint("c:push:", i), Status: hookgate.StatusReceived,
+					ReceivedAt: time.Now(), Body: body,
+				}, time.Hour)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	st, err := os.Stat(path + "-wal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Bodies alone are about 8 MiB; without checkpoints the WAL would hold
+	// all of it (and every index page, many times over).
+	if st.Size() > 4<<20 {
+		t.Errorf("WAL is %d bytes after %d ingests of %d-byte bodies: not checkpointed", st.Size(), n, len(body))
+	}
+	var count int
+	if err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM receipts`).Scan(&count); err != nil || count != n {
+		t.Fatalf("count = %d, %v; want %d", count, err, n)
 	}
 }

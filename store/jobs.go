@@ -86,27 +86,36 @@ func (db *DB) Claim(ctx context.Context, owner string, limit int, now time.Time,
 		}
 
 		// Attempts of the current round: the dispatcher skips handlers that
-		// already succeeded in it.
-		rows, err = tx.QueryContext(ctx, db.d.q(`SELECT `+prefixed("a.", attemptColumns)+` FROM attempts a
-			JOIN receipts r ON r.id = a.receipt_id AND r.round = a.round
-			WHERE a.receipt_id IN (`+placeholders(len(ids))+`)
-			ORDER BY a.receipt_id, a.started_at, a.number, a.id`), ids...)
-		if err != nil {
-			return fmt.Errorf("read attempts: %w", err)
+		// already succeeded in it. A receipt on its first pass of the round
+		// (attempt_count 0, the common case) has none to read.
+		var retried []any
+		for _, r := range byID {
+			if r.AttemptCount > 0 {
+				retried = append(retried, r.ID)
+			}
 		}
-		for rows.Next() {
-			id, a, err := scanAttempt(rows)
+		if len(retried) > 0 {
+			rows, err = tx.QueryContext(ctx, db.d.q(`SELECT `+prefixed("a.", attemptColumns)+` FROM attempts a
+				JOIN receipts r ON r.id = a.receipt_id AND r.round = a.round
+				WHERE a.receipt_id IN (`+placeholders(len(retried))+`)
+				ORDER BY a.receipt_id, a.started_at, a.number, a.id`), retried...)
 			if err != nil {
-				rows.Close()
 				return fmt.Errorf("read attempts: %w", err)
 			}
-			if r := byID[id]; r != nil {
-				r.Attempts = append(r.Attempts, a)
+			for rows.Next() {
+				id, a, err := scanAttempt(rows)
+				if err != nil {
+					rows.Close()
+					return fmt.Errorf("read attempts: %w", err)
+				}
+				if r := byID[id]; r != nil {
+					r.Attempts = append(r.Attempts, a)
+				}
 			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("read attempts: %w", err)
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return fmt.Errorf("read attempts: %w", err)
+			}
 		}
 
 		for _, v := range ids {

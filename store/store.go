@@ -56,6 +56,9 @@ type DB struct {
 	// (batch.go); stmts are SQLite's prepared hot-path statements.
 	batch *batcher
 	stmts map[string]*sql.Stmt
+	// ckpt folds SQLite's WAL into the database file off the write path
+	// (checkpoint.go); nil on PostgreSQL and :memory:.
+	ckpt *checkpointer
 }
 
 var _ hookgate.Store = (*DB)(nil)
@@ -92,7 +95,11 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		db.Close()
 		return nil, err
 	}
-	db.batch = newBatcher(db.write, db.d.batchLanes)
+	var afterBatch func()
+	if db.ckpt != nil {
+		afterBatch = func() { db.ckpt.afterBatch(db.write) }
+	}
+	db.batch = newBatcher(db.write, db.d.batchLanes, afterBatch)
 	return db, nil
 }
 
@@ -112,7 +119,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		extra = "&" + extra
 	}
 	w, err := sql.Open("sqlite", path+"?"+sqlitePragmas+
-		"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate"+extra)
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=wal_autocheckpoint(0)&_txlock=immediate"+extra)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
@@ -134,7 +141,14 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	n := max(4, runtime.GOMAXPROCS(0))
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	return &DB{write: w, read: r, d: sqliteDialect}, nil
+	c, err := sql.Open("sqlite", path+"?"+sqlitePragmas+"&_pragma=synchronous(FULL)"+extra)
+	if err != nil {
+		r.Close()
+		w.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	c.SetMaxOpenConns(1)
+	return &DB{write: w, read: r, d: sqliteDialect, ckpt: newCheckpointer(c)}, nil
 }
 
 func openSQLiteMemory() (*DB, error) {
@@ -220,8 +234,11 @@ func (db *DB) Close() error {
 		st.Close()
 	}
 	var err error
+	if db.ckpt != nil {
+		err = db.ckpt.close()
+	}
 	if db.read != db.write {
-		err = db.read.Close()
+		err = errors.Join(err, db.read.Close())
 	}
 	return errors.Join(err, db.write.Close())
 }
