@@ -39,6 +39,9 @@ type hmacScheme struct {
 	// misconfigured as another type do; it only adds a hint to the trace.
 	foreignPrefix string
 	recipe        string
+	// defaultHeader is read when cfg.SignatureHeader is empty (provider
+	// instances such as typeform); the generic types have none.
+	defaultHeader string
 }
 
 func newHMACScheme(name, algo string, newHash func() hash.Hash, b64 bool, prefix, foreign string) *hmacScheme {
@@ -63,12 +66,33 @@ var (
 	_ = scheme("sha256_raw", newHMACScheme("sha256_raw", "SHA256", sha256.New, false, "", "sha256="))
 	// Shopify, DocuSign: <base64>.
 	_ = scheme("sha256_base64", newHMACScheme("sha256_base64", "SHA256", sha256.New, true, "", "sha256="))
+	// Typeform: Typeform-Signature: sha256=<base64 HMAC-SHA256(secret, body)>.
+	// https://www.typeform.com/developers/webhooks/secure-your-webhooks/
+	_ = scheme("typeform", withDefaultHeader(newHMACScheme("typeform", "SHA256", sha256.New, true, "sha256=", ""), "Typeform-Signature"))
 )
+
+func init() {
+	registerPreset(Preset{
+		// Typeform-Signature: sha256=<base64>, keyed with the secret set on
+		// the webhook. Bodies carry "event_id" and "event_type"
+		// (form_response); there is no signed timestamp.
+		Type: "typeform", Auth: "typeform",
+		SignatureHeader: "Typeform-Signature",
+		NonceBody:       "event_id",
+		EventType:       "body:event_type",
+		Doc:             "https://www.typeform.com/developers/webhooks/secure-your-webhooks/",
+	})
+}
+
+func withDefaultHeader(s *hmacScheme, header string) *hmacScheme {
+	s.defaultHeader = header
+	return s
+}
 
 func (s *hmacScheme) NeedsSecret() bool { return true }
 
 func (s *hmacScheme) Validate(cfg *Config) error {
-	if cfg.SignatureHeader == "" {
+	if cfg.SignatureHeader == "" && s.defaultHeader == "" {
 		return errNoHeader
 	}
 	return requireSecretValues(cfg)
@@ -126,7 +150,7 @@ func (s *hmacScheme) encode(sum []byte) string {
 
 // received lists the signatures to try and the header name(s) read.
 func (s *hmacScheme) received(cfg *Config, h http.Header) ([]string, string) {
-	name := cfg.SignatureHeader
+	name := headerOr(cfg.SignatureHeader, s.defaultHeader)
 	if !strings.HasSuffix(name, "-1") {
 		return h.Values(name), name
 	}
@@ -251,14 +275,15 @@ func (s *hmacScheme) Sign(cfg *Config, req *Request, secret Secret) error {
 	if secret.Value == "" {
 		return errors.New("sign: empty secret")
 	}
-	if cfg.SignatureHeader == "" {
+	name := headerOr(cfg.SignatureHeader, s.defaultHeader)
+	if name == "" {
 		return errNoHeader
 	}
 	if req.Header == nil {
 		req.Header = http.Header{}
 	}
 	var buf [64]byte
-	req.Header.Set(cfg.SignatureHeader, s.prefix+s.encode(s.mac(secret.Value, req.Body, buf[:])))
+	req.Header.Set(name, s.prefix+s.encode(s.mac(secret.Value, req.Body, buf[:])))
 	if cfg.TimestampHeader != "" {
 		req.Header.Set(cfg.TimestampHeader, strconv.FormatInt(clock(req).Unix(), 10))
 	}

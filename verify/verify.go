@@ -140,7 +140,9 @@ type Scheme interface {
 	// req.Now for timestamps. It is the inverse of Verify. Schemes whose
 	// credential travels in the body (mailgun, client_state) rewrite
 	// req.Body; twilio adds bodySHA256 to a copy of req.URL for JSON bodies.
-	// Public-key schemes (ed25519, ecdsa) cannot sign and return an error.
+	// Public-key schemes (ed25519, ecdsa) sign only when the secret is a
+	// private key (tests, `hookgate send`); with a public key they return
+	// an error.
 	Sign(cfg *Config, req *Request, secret Secret) error
 	// NeedsSecret reports whether cfg.Secrets must be non-empty.
 	NeedsSecret() bool
@@ -162,6 +164,11 @@ type Preset struct {
 	// EmptyBody says the provider may send no body at all (Google Calendar
 	// push notifications); an empty body then passes the envelope check.
 	EmptyBody bool
+	// ArrayBody says the provider posts a JSON array of event objects in one
+	// request (SendGrid's event webhook): the envelope check accepts a
+	// non-empty array of objects, and the event type is read from its first
+	// element.
+	ArrayBody bool
 	// Algorithm, Encoding, Prefix and Template are the generic "hmac"
 	// scheme's settings (Config fields of the same names).
 	Algorithm string

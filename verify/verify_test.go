@@ -30,6 +30,10 @@ type schemeCase struct {
 	rotates bool
 	// expected reasons.
 	missing, malformed, wrong string
+	// wrongSecret, when set, is what the "wrong secret" test signs with
+	// instead of "not-the-configured-secret": a well-formed secret that is
+	// not configured (public-key schemes can sign only with a private key).
+	wrongSecret string
 }
 
 func hmacCfg(auth, header string) func() Config {
@@ -182,6 +186,9 @@ func TestSchemes(t *testing.T) {
 				wrong := Secret{ID: "wrong", Value: "not-the-configured-secret"}
 				if c.auth == "svix" {
 					wrong.Value = svixSecret("not-the-configured-key")
+				}
+				if c.wrongSecret != "" {
+					wrong.Value = c.wrongSecret
 				}
 				if c.auth == "basic" {
 					cfg.Basic = &hookgate.BasicAuth{Username: "datadog", Password: "guess"}
