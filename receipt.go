@@ -8,6 +8,7 @@ package hookgate
 
 import (
 	"net/http"
+	"slices"
 	"time"
 )
 
@@ -28,14 +29,15 @@ const (
 	StatusHandshake    Status = "handshake"
 )
 
+// Statuses lists every receipt state.
+func Statuses() []Status {
+	return []Status{StatusReceived, StatusDispatched, StatusAcknowledged, StatusFailed, StatusDead,
+		StatusDuplicate, StatusFiltered, StatusHeld, StatusRejected, StatusHandshake}
+}
+
 // Valid reports whether s is one of the known states.
 func (s Status) Valid() bool {
-	switch s {
-	case StatusReceived, StatusDispatched, StatusAcknowledged, StatusFailed, StatusDead,
-		StatusDuplicate, StatusFiltered, StatusHeld, StatusRejected, StatusHandshake:
-		return true
-	}
-	return false
+	return slices.Contains(Statuses(), s)
 }
 
 // Receipt is the stored record of one delivery. Body holds the raw bytes

@@ -21,6 +21,7 @@ import (
 func verifyCmd() *cobra.Command {
 	var (
 		typ, auth, method, target, body, bodyFile, sigHeader, tsHeader string
+		algorithm, encoding, prefix, template                          string
 		secrets, headers                                               []string
 		now                                                            int64
 		window                                                         int
@@ -41,7 +42,11 @@ public key; for basic auth it takes USER:PASSWORD.`,
       --header 'X-Hub-Signature-256: sha256=757107ea…' --body 'Hello, World!'
   hookgate verify --type svix --secret whsec_… --header 'webhook-id: msg_1' \
       --header 'webhook-timestamp: 1614265330' --header 'webhook-signature: v1,…' \
-      --body-file payload.json --now 1614265330`,
+      --body-file payload.json --now 1614265330
+  hookgate verify --type acme --auth hmac --algorithm sha512 --encoding base64 \
+      --signature-header X-Acme-Signature --timestamp-header X-Acme-Timestamp \
+      --signed-content '{timestamp}.{body}' --secret s3cr3t \
+      --header 'X-Acme-Timestamp: 1614265330' --header 'X-Acme-Signature: …' --body '{}'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			usage := func(err error) error { return &exitError{2, err} }
@@ -74,6 +79,10 @@ public key; for basic auth it takes USER:PASSWORD.`,
 				TimestampHeader:      firstNonEmpty(tsHeader, preset.TimestampHeader),
 				ReplayWindow:         time.Duration(window) * time.Second,
 				AllowUnauthenticated: true,
+				Algorithm:            algorithm,
+				Encoding:             encoding,
+				Prefix:               prefix,
+				Template:             template,
 			}
 			preset.Apply(&cfg)
 			if cfg.Auth == "" {
@@ -134,6 +143,7 @@ public key; for basic auth it takes USER:PASSWORD.`,
 	f.IntVar(&window, "replay-window", 300, "replay window in seconds")
 	f.StringVar(&sigHeader, "signature-header", "", "signature header (default: the preset's)")
 	f.StringVar(&tsHeader, "timestamp-header", "", "timestamp header (default: the preset's)")
+	addHMACFlags(cmd, &algorithm, &encoding, &prefix, &template)
 	_ = cmd.MarkFlagRequired("type")
 	return cmd
 }

@@ -28,10 +28,13 @@ func (g *Gateway) Admit(ctx context.Context, id string) (hookgate.Transition, *v
 	if !ok || ep.Conn.Type != rc.ConnectionType {
 		return hookgate.Transition{}, nil, hookgate.Errorf(hookgate.EConflict, "connection %s/%s no longer exists", rc.ConnectionType, rc.Connection)
 	}
-	switch ep.Verifier.Config().Auth {
+	if ep.Verifier == nil {
+		return hookgate.Transition{}, nil, hookgate.Errorf(hookgate.EConflict, "connection %s has no signing secret yet; add one first", rc.Connection)
+	}
+	switch ep.AuthConfig().Auth {
 	case "basic", "secret", "api_key":
 		return hookgate.Transition{}, nil, hookgate.Errorf(hookgate.EConflict,
-			"connections with auth %s do not store the credential, so their rejected receipts cannot be re-verified; the sender must deliver again", ep.Verifier.Config().Auth)
+			"connections with auth %s do not store the credential, so their rejected receipts cannot be re-verified; the sender must deliver again", ep.AuthConfig().Auth)
 	}
 	if rc.Body == nil {
 		return hookgate.Transition{}, nil, hookgate.Errorf(hookgate.EConflict, "the body of this rejected receipt was not kept (size or the connection's budget); the sender must deliver it again")
@@ -45,7 +48,7 @@ func (g *Gateway) Admit(ctx context.Context, id string) (hookgate.Transition, *v
 		}
 		return hookgate.Transition{}, nil, err
 	}
-	admitted, err := ep.Accept(rc.Headers, rc.Body, res.SecretID)
+	admitted, err := ep.Accept(rc.Headers, rc.Body, res)
 	if err != nil {
 		return hookgate.Transition{}, &res.Trace, err
 	}

@@ -191,21 +191,37 @@ func compileConnection(wh *config.Webhooks, handlers map[string]*compiledHandler
 	}
 	preset.Apply(&vcfg)
 	v, err := verify.New(vcfg)
+	authCfg := &vcfg
 	if err != nil {
-		return nil, err
+		if !awaitsSecret(c, preset, vcfg) {
+			if len(secrets) == 0 && preset.Handshake != nil && c.ReadOnly {
+				return nil, fmt.Errorf("%w (a %s connection may start without a secret and learn it in the provider's handshake only when it is registered through the admin API; a file-defined one needs its secret in the file)", err, c.Type)
+			}
+			return nil, err
+		}
+		// No secret yet: only the handshake is answered until the provider
+		// hands one over (Asana) or one is added through the admin API.
+		v = nil
+	} else {
+		authCfg = v.Config()
 	}
 	ep := &ingress.Endpoint{
-		Conn:           c,
-		Verifier:       v,
-		NonceHeader:    pick(c.NonceHeader, preset.NonceHeader),
-		EventType:      pick(c.EventType, preset.EventType),
-		MaxPayload:     wh.MaxPayloadBytes,
-		IdempotencyTTL: time.Duration(wh.IdempotencyTTLSeconds) * time.Second,
+		Conn:             c,
+		Verifier:         v,
+		Auth:             authCfg,
+		Handshake:        preset.Handshake,
+		HandshakeMethods: preset.HandshakeMethods,
+		NonceHeader:      pick(c.NonceHeader, preset.NonceHeader),
+		NonceExplicit:    c.NonceHeader != "",
+		EventType:        pick(c.EventType, preset.EventType),
+		MaxPayload:       wh.MaxPayloadBytes,
+		IdempotencyTTL:   time.Duration(wh.IdempotencyTTLSeconds) * time.Second,
 	}
 	if hasPreset && c.NonceHeader == "" {
 		ep.NonceBody = preset.NonceBody
 	}
 	ep.AllowEmptyBody = preset.EmptyBody
+	ep.AllowArrayBody = preset.ArrayBody
 	if ep.AllowedIPs, err = ingress.ParsePrefixes(c.AllowedIPs); err != nil {
 		return nil, fmt.Errorf("allowed_ips: %w", err)
 	}
@@ -256,6 +272,21 @@ func compileConnection(wh *config.Webhooks, handlers map[string]*compiledHandler
 		}
 	}
 	return ep, nil
+}
+
+// awaitsSecret reports whether a run-time connection may start without a
+// signing secret: its provider has a handshake (which may hand the secret
+// over, like Asana's X-Hook-Secret), and the missing secret is the only
+// thing wrong with its auth settings. File-defined connections cannot learn
+// a secret (they are read-only at run time), so they always need one.
+func awaitsSecret(c *hookgate.Connection, preset verify.Preset, vcfg verify.Config) bool {
+	if c.ReadOnly || preset.Handshake == nil || len(vcfg.Secrets) > 0 || vcfg.Basic != nil || vcfg.APIKey != nil {
+		return false
+	}
+	probe := vcfg
+	probe.Secrets = []verify.Secret{{ID: "probe", Value: "probe-secret"}}
+	_, err := verify.New(probe)
+	return err == nil
 }
 
 // absoluteURL parses an http(s) URL with a host.

@@ -134,6 +134,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 		PublicBaseURL: publicBase,
 		Observer:      g.metrics,
 	}
+	g.ingress.LearnSecret = g.learnSecret
 	transitions, stopCounting := g.bus.Subscribe(4096)
 	g.stopMetrics = stopCounting
 	go g.metrics.Consume(context.Background(), transitions)

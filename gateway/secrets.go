@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"slices"
 
 	"github.com/hookgate/hookgate"
@@ -56,4 +57,44 @@ func (g *Gateway) RetireSecret(ctx context.Context, typ, name, id string) error 
 		return hookgate.Errorf(hookgate.EConflict, "%s is the last secret of %s; add its replacement first", id, name)
 	}
 	return g.UpdateConnection(ctx, &next)
+}
+
+// learnSecret stores a secret a provider handed over in its handshake
+// (Asana's X-Hook-Secret) as the connection's signing secret, so the next
+// delivery signed with it verifies. The handshake itself is unsigned, so
+// anyone who knows the URL can send one: a secret is learned only while the
+// connection has none (it is "armed"); a repeated handshake with the secret
+// already held is answered, and any other secret is refused (EForbidden),
+// or a stranger could add a key of their own and forge deliveries. To take
+// a new webhook on an armed-and-used connection, retire its secrets first
+// (DELETE …/secrets/{id}) or register another connection. File-defined
+// connections are read-only at run time: the handshake is refused
+// (EReadOnly) unless the file already holds the secret. The secret is never
+// logged; only its id is.
+func (g *Gateway) learnSecret(ctx context.Context, conn *hookgate.Connection, secret string) (string, error) {
+	id := hookgate.SecretID(secret)
+	for _, s := range conn.Secrets() {
+		if hookgate.SecretID(s) == id {
+			return id, nil
+		}
+	}
+	if len(conn.Secrets()) > 0 {
+		return "", hookgate.Errorf(hookgate.EForbidden,
+			"connection %q already has a signing secret; an unsigned handshake cannot add another (retire the connection's secrets to take a new webhook, or register a new connection)", conn.Name)
+	}
+	if conn.ReadOnly {
+		return "", hookgate.Errorf(hookgate.EReadOnly,
+			"connection %q is defined in the config file, so hookgate cannot store the signing secret the provider hands over in this handshake; register the connection through the admin API (hookgate connections add) instead", conn.Name)
+	}
+	got, err := g.AddSecret(ctx, conn.Type, conn.Name, secret)
+	if hookgate.ErrorCode(err) == hookgate.EConflict {
+		if cur, cerr := g.Connection(conn.Type, conn.Name); cerr == nil && slices.ContainsFunc(cur.Secrets(), func(s string) bool { return hookgate.SecretID(s) == id }) {
+			return id, nil // learned by a concurrent handshake
+		}
+	}
+	if err != nil {
+		return "", fmt.Errorf("learn secret %s for %s: %w", id, conn.Name, err)
+	}
+	g.logger.Info("signing secret learned in handshake", "connection", conn.Name, "secret", got)
+	return got, nil
 }

@@ -1,11 +1,12 @@
 // Package ingress is the public HTTP receiver. It runs the checks of SPEC §2
-// in their order — connection, type, switch, method, size, authentication,
-// replay window, envelope, idempotency, durable write — and nothing else:
-// dispatch happens later, from the store.
+// in their order — connection, type, switch, method, size, provider
+// handshake, authentication, replay window, envelope, idempotency, durable
+// write — and nothing else: dispatch happens later, from the store.
 package ingress
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -15,6 +16,8 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -29,13 +32,32 @@ import (
 // Endpoint is a connection compiled for ingress: its verifier and resolved
 // limits (connection value, else preset, else server default).
 type Endpoint struct {
-	Conn     *hookgate.Connection
+	Conn *hookgate.Connection
+	// Verifier authenticates deliveries. It is nil while the connection
+	// awaits its first secret (a provider that hands the secret over in its
+	// handshake, like Asana): then only the handshake is answered and every
+	// delivery is rejected with ReasonSecretNotSet.
 	Verifier *verify.Verifier
+	// Auth is the resolved authentication config, handed to Handshake
+	// (the Verifier's own config when there is a Verifier).
+	Auth *verify.Config
+	// Handshake answers the provider's endpoint verification (SPEC §3.3)
+	// before authentication; nil when the provider has none.
+	// HandshakeMethods are the methods it arrives with, allowed besides POST.
+	Handshake        verify.Handshake
+	HandshakeMethods []string
 	// NonceHeader is the delivery id header, or several joined by "+".
-	NonceHeader string
-	NonceBody   string
+	// NonceExplicit says the connection set it itself: it then wins over the
+	// nonce the scheme signs (verify.Result.Nonce), which otherwise wins
+	// over the preset's header.
+	NonceHeader   string
+	NonceExplicit bool
+	NonceBody     string
 	// AllowEmptyBody accepts a delivery without a body (as an empty object).
 	AllowEmptyBody bool
+	// AllowArrayBody accepts a JSON array of event objects (batching
+	// providers); the envelope is its first element.
+	AllowArrayBody bool
 	// AllowedIPs restricts senders; empty allows anyone.
 	AllowedIPs []netip.Prefix
 	// PublicURL is the connection's public_url, or nil.
@@ -96,6 +118,17 @@ type Server struct {
 	// RejectedBodyBudget bounds the bytes of rejected bodies kept per
 	// connection (oldest dropped first); 0 means DefaultRejectedBodyBudget.
 	RejectedBodyBudget int64
+	// LearnSecret durably adds a secret that a provider handed over in its
+	// handshake (Asana's X-Hook-Secret) to the connection, before the
+	// handshake is answered, and returns its id. An error coded EReadOnly or
+	// EForbidden refuses the handshake (403); any other error answers 503. Nil refuses
+	// every such handshake.
+	LearnSecret func(ctx context.Context, conn *hookgate.Connection, secret string) (id string, err error)
+	// HandshakeRate bounds how many handshakes per second and connection are
+	// answered (each is a stored receipt, and some are unsigned); above it
+	// the answer is 503 with Retry-After. Zero means 1 per second, burst 20.
+	HandshakeRate  rate.Limit
+	HandshakeBurst int
 
 	limiters sync.Map // connection name → *rate.Limiter
 }
@@ -105,7 +138,16 @@ type Server struct {
 const (
 	ReasonPayloadTooLarge  = "payload_too_large"
 	ReasonSenderNotAllowed = "sender_not_allowed"
+	// ReasonSecretNotSet: the connection awaits its first secret (to be
+	// learned in the provider's handshake or added through the admin API).
+	ReasonSecretNotSet = "secret_not_set"
+	// ReasonSecretNotLearnable: a handshake handed over a secret that a
+	// file-defined (read-only) connection cannot store.
+	ReasonSecretNotLearnable = "secret_not_learnable"
 )
+
+// redacted replaces credential values in stored headers and bodies.
+const redacted = "[redacted]"
 
 // retryAfterSeconds is the Retry-After of a disabled connection.
 const retryAfterSeconds = "60"
@@ -159,45 +201,62 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, ep, hookgate.Errorf(hookgate.EDisabled, "webhooks are disabled for this connection; retry later"))
 		return
 	}
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
+	if !ep.allows(r.Method) {
+		w.Header().Set("Allow", strings.Join(ep.methods(), ", "))
 		s.fail(w, r, ep, hookgate.Errorf(hookgate.EMethod, "method %s not allowed; use POST", r.Method))
 		return
 	}
 	now := s.Now()
 	if len(ep.AllowedIPs) > 0 && !contains(ep.AllowedIPs, s.Proxies.ClientAddr(r)) {
-		s.reject(r, ep, now, ReasonSenderNotAllowed, nil, nil)
+		s.reject(r, ep, now, ReasonSenderNotAllowed, nil, nil, "")
 		s.fail(w, r, ep, hookgate.Errorf(hookgate.EForbidden, "sender address is not in this connection's allowed_ips"))
 		return
 	}
 	body, err := readBody(w, r, ep.MaxPayload)
 	if err != nil {
 		if hookgate.ErrorCode(err) == hookgate.ETooLarge {
-			s.reject(r, ep, now, ReasonPayloadTooLarge, nil, nil)
+			s.reject(r, ep, now, ReasonPayloadTooLarge, nil, nil, "")
 		}
 		s.fail(w, r, ep, err)
 		return
 	}
 
 	public := s.Proxies.PublicURL(r, ep.PublicURL, s.PublicBaseURL)
-	res, err := ep.Verifier.Verify(&verify.Request{Method: r.Method, URL: public, Header: r.Header, Body: body, Now: now})
-	if err != nil {
-		var f *verify.Failure
-		if !errors.As(err, &f) {
-			s.fail(w, r, ep, err)
+	vreq := &verify.Request{Method: r.Method, URL: public, Header: r.Header, Body: body, Now: now}
+	if ep.Handshake != nil {
+		// SPEC §2 check 5: a handshake is answered as the provider requires,
+		// before the normal signature check (a signed handshake is verified
+		// by the handshake itself).
+		resp, handled, err := ep.Handshake(ep.AuthConfig(), vreq)
+		if handled {
+			if err != nil {
+				s.verificationFailed(w, r, ep, now, err, body)
+				return
+			}
+			s.answerHandshake(w, r, ep, now, body, resp)
 			return
 		}
-		s.reject(r, ep, now, f.Reason, &f.Trace, body)
-		code := hookgate.EUnauthorized
-		msg := "signature verification failed: " + f.Reason
-		if f.Status() == http.StatusConflict {
-			code, msg = hookgate.EReplay, "signed timestamp outside the replay window: "+f.Reason
-		}
-		s.fail(w, r, ep, hookgate.Errorf(code, "%s", msg))
+	}
+	if r.Method != http.MethodPost {
+		// A handshake method that carried no handshake.
+		w.Header().Set("Allow", strings.Join(ep.methods(), ", "))
+		s.fail(w, r, ep, hookgate.Errorf(hookgate.EMethod, "method %s not allowed here except for the provider's handshake; use POST", r.Method))
+		return
+	}
+	if ep.Verifier == nil {
+		// The body is kept: once the secret is set, the receipt can be admitted.
+		s.reject(r, ep, now, ReasonSecretNotSet, nil, body, "")
+		s.fail(w, r, ep, hookgate.Errorf(hookgate.EUnauthorized,
+			"this connection has no signing secret yet: it awaits the provider's handshake or a secret added through the admin API"))
+		return
+	}
+	res, err := ep.Verifier.Verify(vreq)
+	if err != nil {
+		s.verificationFailed(w, r, ep, now, err, body)
 		return
 	}
 
-	rc, err := ep.Accept(r.Header, body, res.SecretID)
+	rc, err := ep.Accept(r.Header, body, res)
 	if err != nil {
 		s.fail(w, r, ep, err)
 		return
@@ -221,16 +280,183 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.succeed(w, ep, rc)
 }
 
+// verificationFailed answers a failed authentication (401, or 409 for a
+// signed timestamp outside the replay window) and records the rejection
+// with its trace.
+func (s *Server) verificationFailed(w http.ResponseWriter, r *http.Request, ep *Endpoint, now time.Time, err error, body []byte) {
+	var f *verify.Failure
+	if !errors.As(err, &f) {
+		s.fail(w, r, ep, err)
+		return
+	}
+	s.reject(r, ep, now, f.Reason, &f.Trace, body, "")
+	code := hookgate.EUnauthorized
+	msg := "signature verification failed: " + f.Reason
+	if f.Status() == http.StatusConflict {
+		code, msg = hookgate.EReplay, "signed timestamp outside the replay window: "+f.Reason
+	}
+	s.fail(w, r, ep, hookgate.Errorf(code, "%s", msg))
+}
+
+// AuthConfig is the connection's resolved authentication config.
+func (ep *Endpoint) AuthConfig() *verify.Config {
+	if ep.Auth != nil {
+		return ep.Auth
+	}
+	if ep.Verifier != nil {
+		return ep.Verifier.Config()
+	}
+	return &verify.Config{}
+}
+
+// allows reports whether method may reach this endpoint: POST, and the
+// methods of its provider's handshake.
+func (ep *Endpoint) allows(method string) bool {
+	return method == http.MethodPost || (ep.Handshake != nil && slices.Contains(ep.HandshakeMethods, method))
+}
+
+func (ep *Endpoint) methods() []string {
+	out := []string{http.MethodPost}
+	if ep.Handshake != nil {
+		for _, m := range ep.HandshakeMethods {
+			if !slices.Contains(out, m) {
+				out = append(out, m)
+			}
+		}
+	}
+	return out
+}
+
+// answerHandshake stores the handshake as a `handshake` receipt (never
+// dispatched) and then answers as the provider requires. A secret handed
+// over in the handshake is added to the connection first, so the next
+// delivery signed with it verifies; nothing is answered before both writes.
+func (s *Server) answerHandshake(w http.ResponseWriter, r *http.Request, ep *Endpoint, now time.Time, body []byte, resp *verify.HandshakeResponse) {
+	conn := ep.Conn
+	if !s.handshakeLimiter(conn.Name).AllowN(now, 1) {
+		s.Logger.Warn("handshake rate exceeded; answering 503", "connection", conn.Name, "remote", r.RemoteAddr)
+		w.Header().Set("Retry-After", retryAfterSeconds)
+		s.fail(w, r, ep, hookgate.Errorf(hookgate.EUnavailable, "too many handshakes for this connection; retry later"))
+		return
+	}
+	var secretID string
+	if resp.LearnSecret != "" {
+		id, err := s.learn(r.Context(), conn, resp.LearnSecret)
+		if err != nil {
+			if code := hookgate.ErrorCode(err); code == hookgate.EReadOnly || code == hookgate.EForbidden {
+				s.Logger.Error("handshake refused: the provider handed over a signing secret this connection cannot store",
+					"connection", conn.Name, "secret", hookgate.SecretID(resp.LearnSecret), "err", hookgate.ErrorMessage(err))
+				s.reject(r, ep, now, ReasonSecretNotLearnable, nil, nil, resp.LearnSecret)
+				s.fail(w, r, ep, err)
+				return
+			}
+			s.Logger.Error("store the secret learned in a handshake failed; answering 503 so the provider retries",
+				"connection", conn.Name, "secret", hookgate.SecretID(resp.LearnSecret), "err", err)
+			w.Header().Set("Retry-After", "5")
+			s.fail(w, r, ep, &hookgate.Error{Code: hookgate.EUnavailable, Message: "storage unavailable; retry later", Err: err})
+			return
+		}
+		secretID = id
+	}
+	rc := &hookgate.Receipt{
+		ID:             s.NewID(),
+		ConnectionType: conn.Type,
+		Connection:     conn.Name,
+		ReceivedAt:     now,
+		Headers:        redactSecret(storedHeaders(r.Header, ep.RedactHeaders), resp.LearnSecret),
+		Status:         hookgate.StatusHandshake,
+		Body:           redactBody(body, resp.LearnSecret),
+		SecretID:       secretID,
+	}
+	tr, err := s.Store.Record(r.Context(), rc)
+	if err != nil {
+		s.Logger.Error("store handshake receipt failed; answering 503 so the provider retries",
+			"connection", conn.Name, "err", err)
+		w.Header().Set("Retry-After", "5")
+		s.fail(w, r, ep, &hookgate.Error{Code: hookgate.EUnavailable, Message: "storage unavailable; retry later", Err: err})
+		return
+	}
+	s.Events.Publish(tr)
+	if secretID != "" {
+		s.Logger.Info("handshake answered; signing secret learned", "connection", conn.Name, "receipt", rc.ID, "secret", secretID)
+	} else {
+		s.Logger.Info("handshake answered", "connection", conn.Name, "receipt", rc.ID)
+	}
+	for k, vs := range resp.Header {
+		w.Header()[k] = vs
+	}
+	status := resp.Status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	if len(resp.Body) > 0 && w.Header().Get("Content-Length") == "" {
+		w.Header().Set("Content-Length", strconv.Itoa(len(resp.Body)))
+	}
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(resp.Body)
+	}
+}
+
+func (s *Server) learn(ctx context.Context, conn *hookgate.Connection, secret string) (string, error) {
+	if s.LearnSecret == nil {
+		return "", hookgate.Errorf(hookgate.EReadOnly, "this server cannot store secrets learned in handshakes")
+	}
+	return s.LearnSecret(ctx, conn, secret)
+}
+
+// redactSecret replaces every header value that contains secret (Asana
+// sends it in X-Hook-Secret): a learned secret is stored only encrypted,
+// with the connection, never in clear in a receipt.
+func redactSecret(h http.Header, secret string) http.Header {
+	if secret == "" {
+		return h
+	}
+	for k, vs := range h {
+		for i, v := range vs {
+			if strings.Contains(v, secret) {
+				h[k][i] = redacted
+			}
+		}
+	}
+	return h
+}
+
+func redactBody(body []byte, secret string) []byte {
+	if secret == "" || !bytes.Contains(body, []byte(secret)) {
+		return body
+	}
+	return bytes.ReplaceAll(body, []byte(secret), []byte(redacted))
+}
+
+func (s *Server) handshakeLimiter(name string) *rate.Limiter {
+	key := "handshake\x00" + name
+	if l, ok := s.limiters.Load(key); ok {
+		return l.(*rate.Limiter)
+	}
+	lim, burst := s.HandshakeRate, s.HandshakeBurst
+	if lim == 0 {
+		lim, burst = 1, 20
+	}
+	l, _ := s.limiters.LoadOrStore(key, rate.NewLimiter(lim, burst))
+	return l.(*rate.Limiter)
+}
+
 // Accept builds the receipt of a verified delivery (SPEC §2 checks 8–10
 // without the write): the envelope check, event type, nonce, idempotency key
 // and the initial status — held when the connection is paused, filtered when
 // no route takes the event type. ID, ReceivedAt and Headers are the caller's.
 // Ingress and the admission of a rejected receipt share it.
-func (ep *Endpoint) Accept(h http.Header, body []byte, secretID string) (*hookgate.Receipt, error) {
+func (ep *Endpoint) Accept(h http.Header, body []byte, res verify.Result) (*hookgate.Receipt, error) {
 	env := rules.Envelope{}
 	if !ep.AllowEmptyBody || len(bytes.TrimSpace(body)) > 0 {
 		var err error
-		if env, err = rules.ParseEnvelope(h.Get("Content-Type"), body); err != nil {
+		if ep.AllowArrayBody && bytes.HasPrefix(bytes.TrimLeft(body, " \t\r\n"), []byte("[")) {
+			env, err = rules.ParseBatch(body)
+		} else {
+			env, err = rules.ParseEnvelope(h.Get("Content-Type"), body)
+		}
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -240,10 +466,10 @@ func (ep *Endpoint) Accept(h http.Header, body []byte, secretID string) (*hookga
 		Connection:     conn.Name,
 		EventType:      rules.Extract(ep.EventType, h, env),
 		Body:           body,
-		SecretID:       secretID,
+		SecretID:       res.SecretID,
 		Status:         hookgate.StatusReceived,
 	}
-	rc.Nonce = nonce(ep, h, env, body)
+	rc.Nonce = nonce(ep, h, env, body, res.Nonce)
 	rc.IdempotencyKey = IdempotencyKey(conn.Name, rc.EventType, rc.Nonce)
 	switch {
 	case conn.Paused:
@@ -284,9 +510,20 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	return b, nil
 }
 
-// nonce picks the delivery id: the nonce header, else the provider's event id
-// in the body, else the SHA-256 of the raw body (checksum dedupe).
-func nonce(ep *Endpoint, h http.Header, env rules.Envelope, body []byte) string {
+// nonce picks the delivery id (SPEC §2): the connection's own nonce_header,
+// else the replay token the scheme signs (Mailgun token, Svix webhook-id,
+// Twitch message id — authenticated, unlike a plain header), else the
+// preset's nonce header, else the provider's event id in the body, else the
+// SHA-256 of the raw body (checksum dedupe).
+func nonce(ep *Endpoint, h http.Header, env rules.Envelope, body []byte, signed string) string {
+	if ep.NonceExplicit && ep.NonceHeader != "" {
+		if v := headerNonce(ep.NonceHeader, h); v != "" {
+			return v
+		}
+	}
+	if signed != "" {
+		return signed
+	}
 	if ep.NonceHeader != "" {
 		if v := headerNonce(ep.NonceHeader, h); v != "" {
 			return v
@@ -339,14 +576,15 @@ func storedHeaders(h http.Header, redact []string) http.Header {
 	out.Del("Authorization")
 	for _, name := range redact {
 		if out.Get(name) != "" {
-			out.Set(name, "[redacted]")
+			out.Set(name, redacted)
 		}
 	}
 	return out
 }
 
-// reject records a rejected receipt, rate-limited per connection.
-func (s *Server) reject(r *http.Request, ep *Endpoint, now time.Time, reason string, trace *verify.Trace, body []byte) {
+// reject records a rejected receipt, rate-limited per connection. secret,
+// when set, is a credential the request carried that must not be stored.
+func (s *Server) reject(r *http.Request, ep *Endpoint, now time.Time, reason string, trace *verify.Trace, body []byte, secret string) {
 	conn := ep.Conn
 	s.Logger.Warn("webhook rejected", "connection", conn.Name, "reason", reason, "remote", r.RemoteAddr)
 	if !s.limiter(conn.Name).AllowN(now, 1) {
@@ -357,7 +595,7 @@ func (s *Server) reject(r *http.Request, ep *Endpoint, now time.Time, reason str
 		ConnectionType: conn.Type,
 		Connection:     conn.Name,
 		ReceivedAt:     now,
-		Headers:        storedHeaders(r.Header, ep.RedactHeaders),
+		Headers:        redactSecret(storedHeaders(r.Header, ep.RedactHeaders), secret),
 		Status:         hookgate.StatusRejected,
 		Reason:         reason,
 		Body:           body,
@@ -463,7 +701,11 @@ func (s *Server) serveReceiptStatus(w http.ResponseWriter, r *http.Request) bool
 	if err != nil {
 		return false
 	}
-	switch ep.Verifier.Config().Auth {
+	if ep.Verifier == nil {
+		WriteError(w, http.StatusUnauthorized, hookgate.EUnauthorized, "credentials rejected")
+		return true
+	}
+	switch ep.AuthConfig().Auth {
 	case "basic", "api_key":
 	default:
 		WriteError(w, http.StatusMethodNotAllowed, hookgate.EMethod, "receipt status polling is only available to basic and api_key connections")

@@ -59,6 +59,40 @@ func ParseEnvelope(contentType string, body []byte) (Envelope, error) {
 	return env, nil
 }
 
+// ParseBatch checks a body that is a JSON array of event objects (SendGrid
+// posts its events in batches): it must hold at least one element, every
+// element must be an object, and the first element is returned as the
+// envelope (event type and nonce come from it).
+func ParseBatch(body []byte) (Envelope, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var items []json.RawMessage
+	if err := dec.Decode(&items); err != nil {
+		return nil, hookgate.Errorf(hookgate.EMalformed, "body is not a valid JSON array: %v", err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, hookgate.Errorf(hookgate.EMalformed, "body has data after the JSON array")
+	}
+	if len(items) == 0 {
+		return nil, hookgate.Errorf(hookgate.EMalformed, "body is an empty array; at least one event object is required")
+	}
+	var first Envelope
+	for i, it := range items {
+		it = bytes.TrimLeft(it, " \t\r\n")
+		if len(it) == 0 || it[0] != '{' {
+			return nil, hookgate.Errorf(hookgate.EMalformed, "element %d of the body array must be a JSON object, not %s", i, jsonKind(it[0]))
+		}
+		if i == 0 {
+			d := json.NewDecoder(bytes.NewReader(it))
+			d.UseNumber()
+			if err := d.Decode(&first); err != nil {
+				return nil, hookgate.Errorf(hookgate.EMalformed, "element 0 of the body array: %v", err)
+			}
+		}
+	}
+	return first, nil
+}
+
 func jsonKind(b byte) string {
 	switch {
 	case b == '[':

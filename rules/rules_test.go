@@ -108,3 +108,15 @@ func TestMatchEvents(t *testing.T) {
 		t.Errorf("MatchRoutes = %v", got)
 	}
 }
+
+func TestParseBatch(t *testing.T) {
+	env, err := ParseBatch([]byte(` [{"event":"delivered","n":1},{"event":"open"}]`))
+	if err != nil || env["event"] != "delivered" {
+		t.Fatalf("ParseBatch = %v, %v", env, err)
+	}
+	for _, bad := range []string{``, `[]`, `{}`, `[1]`, `[{"a":1},[]]`, `[{"a":1}]x`, `[{"a":1}`} {
+		if _, err := ParseBatch([]byte(bad)); hookgate.ErrorCode(err) != hookgate.EMalformed {
+			t.Errorf("ParseBatch(%q) = %v, want EMalformed", bad, err)
+		}
+	}
+}
