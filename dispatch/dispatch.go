@@ -85,10 +85,16 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	done := make(chan struct{}, workers)
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	// A claim is one write transaction whatever its size; claiming for a
+	// single free slot after every completion or new job would cost about a
+	// claim per receipt under load. So a claim waits until half the slots
+	// are free, unless nothing is in flight (then it runs at once: no added
+	// latency when the gateway is quiet).
+	refill := max(1, workers/2)
 	for {
 		free := workers - len(sem)
 		claimed := 0
-		if free > 0 {
+		if free >= refill || free == workers {
 			rs, trs, err := d.Store.Claim(ctx, d.Owner, free, d.Now(), d.Lease)
 			if err != nil && ctx.Err() == nil {
 				d.Logger.Error("claim receipts", "err", err)
@@ -112,10 +118,8 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			}
 		}
 		if claimed > 0 && claimed == free {
-			// Possibly more work: claim again once half the slots are
-			// free. A claim is one write transaction whatever its size, so
-			// refilling one slot at a time would cost a claim per receipt.
-			for workers-len(sem) < max(1, workers/2) {
+			// Possibly more work: claim again once half the slots are free.
+			for workers-len(sem) < refill {
 				select {
 				case <-ctx.Done():
 					return nil

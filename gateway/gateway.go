@@ -89,7 +89,14 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 		g.now = time.Now
 	}
 	if g.httpClient == nil {
-		g.httpClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		// Every dispatch worker may be talking to the same destination: keep
+		// that many connections alive per host. Go's default keeps two, so
+		// all other deliveries would open (and leave in TIME_WAIT) a new
+		// TCP connection each.
+		t.MaxIdleConnsPerHost = max(cfg.Dispatch.Workers, 2)
+		t.MaxIdleConns = max(t.MaxIdleConns, 4*t.MaxIdleConnsPerHost)
+		g.httpClient = &http.Client{Transport: t}
 	}
 	if g.store == nil {
 		st, err := store.Open(ctx, cfg.Storage.URL)

@@ -149,6 +149,58 @@ const (
 		updated_at = ? WHERE id = ?`
 )
 
+// completeInOne is Complete on PostgreSQL in one round trip instead of
+// three or more: record the attempts, the outcome and the transition only if
+// the caller still holds the lease (the UPDATE's WHERE, re-checked on the
+// latest row version under its lock), and answer the previous status, the
+// connection and whether the lease held. cur reads the statement's snapshot,
+// i.e. the row before u changes it (no FOR UPDATE: a row locked and updated
+// by the same statement would be skipped). Arguments: id, status, reason,
+// next_attempt_at, at, owner, then one array per attempt column.
+const completeInOne = `WITH cur AS (
+	SELECT status, connection, round FROM receipts WHERE id = $1
+), u AS (
+	UPDATE receipts SET status = $2, reason = $3, attempt_count = attempt_count + 1, next_attempt_at = $4,
+		lease_owner = NULL, lease_until = NULL, updated_at = $5
+	WHERE id = $1 AND lease_owner = $6 RETURNING id
+), a AS (
+	INSERT INTO attempts (receipt_id, round, handler, number, started_at, finished_at, outcome, status_code, error)
+	SELECT $1, cur.round, x.handler, x.number, x.started_at, x.finished_at, x.outcome, x.status_code, x.error
+	FROM cur, u, unnest($7::text[], $8::integer[], $9::bigint[], $10::bigint[], $11::text[], $12::integer[], $13::text[])
+		AS x (handler, number, started_at, finished_at, outcome, status_code, error)
+), h AS (
+	INSERT INTO history (receipt_id, from_status, status, reason, at) SELECT $1, cur.status, $2, $3, $5 FROM cur, u
+)
+SELECT cur.status, cur.connection, EXISTS (SELECT 1 FROM u) FROM cur`
+
+// completePostgres runs completeInOne; see Complete.
+func completePostgres(ctx context.Context, tx *sql.Tx, owner string, c hookgate.Completion, at int64) (status, connection string, err error) {
+	n := len(c.Attempts)
+	var (
+		handlers, outcomes, errs = make([]string, n), make([]string, n), make([]string, n)
+		numbers, codes           = make([]int32, n), make([]int32, n)
+		started, finished        = make([]int64, n), make([]int64, n)
+	)
+	for i, a := range c.Attempts {
+		handlers[i], numbers[i], started[i], finished[i] = a.Handler, int32(a.Number), micros(a.StartedAt), micros(a.FinishedAt)
+		outcomes[i], codes[i], errs[i] = string(a.Outcome), int32(a.StatusCode), a.Error
+	}
+	var held bool
+	err = tx.QueryRowContext(ctx, completeInOne, c.ReceiptID, string(c.Status), c.Reason, nullMicros(c.NextAttemptAt), at, owner,
+		handlers, numbers, started, finished, outcomes, codes, errs).Scan(&status, &connection, &held)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", "", &hookgate.Error{Code: hookgate.ENotFound, Message: "receipt " + c.ReceiptID + " not found"}
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("complete: %w", err)
+	}
+	if !held {
+		return "", "", &hookgate.Error{Code: hookgate.EConflict,
+			Message: "receipt " + c.ReceiptID + " is not leased to " + owner + "; another worker took it over"}
+	}
+	return status, connection, nil
+}
+
 // Complete implements hookgate.Store. A caller that no longer holds the lease
 // gets EConflict: the job was taken over after the lease expired, and the new
 // owner's outcome must not be overwritten.
@@ -169,6 +221,15 @@ func (db *DB) Complete(ctx context.Context, owner string, c hookgate.Completion)
 	at := micros(when)
 	var tr hookgate.Transition
 	err := db.inBatch(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if db.d.dollar {
+			status, connection, err := completePostgres(ctx, tx, owner, c, at)
+			if err != nil {
+				return err
+			}
+			tr = hookgate.Transition{ReceiptID: c.ReceiptID, Connection: connection, From: hookgate.Status(status),
+				Status: c.Status, Reason: c.Reason, At: fromMicros(at)}
+			return nil
+		}
 		var (
 			status, connection string
 			round              int

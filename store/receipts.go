@@ -39,6 +39,30 @@ const claimKey = `INSERT INTO idempotency_keys (key, receipt_id, expires_at) VAL
 
 const insertHistory = `INSERT INTO history (receipt_id, from_status, status, reason, at) VALUES (?, ?, ?, ?, ?)`
 
+// ingestFresh is Ingest's common case on PostgreSQL in one round trip
+// instead of three: claim the idempotency key, insert the receipt only if
+// the key was claimed, and its first transition. One affected row (the
+// history insert) means stored; none means the key is held by an earlier
+// receipt, and Ingest takes the duplicate path. Data-modifying CTEs see one
+// snapshot, which is all this needs: each step reads only the RETURNING of
+// the one before. The arguments are those of insertReceipt's columns,
+// followed by the key's expiry.
+const ingestFresh = `WITH k AS (
+	INSERT INTO idempotency_keys (key, receipt_id, expires_at) VALUES ($6, $1, $19)
+	ON CONFLICT (key) DO UPDATE SET receipt_id = excluded.receipt_id, expires_at = excluded.expires_at
+	WHERE idempotency_keys.expires_at <= $10
+	RETURNING receipt_id
+), r AS (
+	INSERT INTO receipts (id, connection_type, connection, event_type, nonce, idempotency_key,
+		status, reason, duplicate_of, received_at, updated_at, headers, body, secret_id, trace, attempt_count,
+		round, next_attempt_at)
+	SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::text, $9::text,
+		$10::bigint, $11::bigint, $12::text, $13::bytea, $14::text, $15::bytea, $16::integer, $17::integer,
+		$18::bigint FROM k
+	RETURNING id
+)
+INSERT INTO history (receipt_id, from_status, status, reason, at) SELECT id, '', $7::text, $8::text, $10::bigint FROM r`
+
 // Ingest implements hookgate.Store.
 func (db *DB) Ingest(ctx context.Context, r *hookgate.Receipt, ttl time.Duration) (hookgate.Transition, error) {
 	if r.ID == "" || r.ReceivedAt.IsZero() {
@@ -64,6 +88,23 @@ func (db *DB) Ingest(ctx context.Context, r *hookgate.Receipt, ttl time.Duration
 	err = db.inBatch(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		// A group commit may run this again after another write failed.
 		status, duplicateOf = requested, ""
+		if db.d.dollar && r.IdempotencyKey != "" {
+			var next any
+			if status == hookgate.StatusReceived {
+				next = now
+			}
+			res, err := tx.ExecContext(ctx, ingestFresh,
+				r.ID, r.ConnectionType, r.Connection, r.EventType, r.Nonce, r.IdempotencyKey,
+				string(status), r.Reason, nil, now, now, string(headers), bodyArg(r.Body),
+				r.SecretID, bodyArg(r.Trace), 0, r.Round, next, micros(r.ReceivedAt.Add(ttl)))
+			if err != nil {
+				return fmt.Errorf("insert receipt: %w", err)
+			}
+			if n, err := res.RowsAffected(); err != nil || n == 1 {
+				return err
+			}
+			// The key is held: store a duplicate below.
+		}
 		if r.IdempotencyKey != "" {
 			var owner string
 			err := db.queryRow(ctx, tx, claimKey,
