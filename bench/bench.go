@@ -162,7 +162,7 @@ type Dispatch struct {
 	// Drained is false when the queue was not empty after DrainTimeout
 	// (DrainSeconds is then that timeout, a lower bound).
 	Drained bool `json:"drained"`
-	// MaxDepth is sampled every 250 ms and counted up to 3×maxDepthSampled.
+	// MaxDepth is the largest queue depth of samples taken every 250 ms.
 	// End-to-end latency: signed by the sender → received by the sink.
 	P50ms float64 `json:"e2e_p50_ms"`
 	P99ms float64 `json:"e2e_p99_ms"`
@@ -332,9 +332,6 @@ func spread(v []float64) Spread {
 }
 
 // --- load generator ---
-
-// maxDepthSampled bounds each status's count in a queue depth sample.
-const maxDepthSampled = 5000
 
 // minBody fits the fixed fields of a generated delivery.
 const minBody = 64
@@ -624,19 +621,18 @@ func (g *benchGateway) close() {
 	}
 }
 
-// queueDepth counts receipts whose dispatch is not finished: received,
-// dispatched (leased) or failed (waiting for a retry). Listing is capped, so
-// the count is exact below limit per status and "at least" above.
-func (g *benchGateway) queueDepth(ctx context.Context, limit int) (int64, error) {
-	var n int64
-	for _, st := range []hookgate.Status{hookgate.StatusReceived, hookgate.StatusDispatched, hookgate.StatusFailed} {
-		rs, _, err := g.gw.Store().Receipts(ctx, hookgate.ReceiptFilter{Connection: "bench", Status: st, Limit: limit})
-		if err != nil {
-			return 0, err
-		}
-		n += int64(len(rs))
+// queueDepth counts receipts whose dispatch is not finished (received,
+// dispatched or failed: every row with a pending job), exactly, from the
+// store's queue statistics (the same figure as the queue-depth metric).
+func (g *benchGateway) queueDepth(ctx context.Context) (int64, error) {
+	qs, ok := g.gw.Store().(interface {
+		QueueStats(context.Context, time.Time) (int64, time.Duration, error)
+	})
+	if !ok {
+		return 0, fmt.Errorf("the store reports no queue statistics")
 	}
-	return n, nil
+	n, _, err := qs.QueueStats(ctx, time.Now())
+	return n, err
 }
 
 // drain waits until the queue is empty and returns how long that took, or
@@ -647,7 +643,7 @@ func (g *benchGateway) drain(ctx context.Context, limit time.Duration) (d time.D
 	for {
 		// Only emptiness matters here: one row per status keeps the poll
 		// cheap, so it does not slow the dispatcher it waits for.
-		n, err := g.queueDepth(ctx, 1)
+		n, err := g.queueDepth(ctx)
 		if err != nil {
 			return 0, false, fmt.Errorf("queue depth: %w", err)
 		}
@@ -684,7 +680,7 @@ func (g *benchGateway) dispatchPhase(ctx context.Context, gen *generator, cfg Co
 	go func() {
 		defer close(sampled)
 		for {
-			if n, err := g.queueDepth(sampleCtx, maxDepthSampled); err == nil && n > maxDepth.Load() {
+			if n, err := g.queueDepth(sampleCtx); err == nil && n > maxDepth.Load() {
 				maxDepth.Store(n)
 			}
 			select {

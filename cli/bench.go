@@ -18,6 +18,7 @@ func benchCmd() *cobra.Command {
 		cfg        bench.Config
 		asJSON     bool
 		cpuProfile string
+		seed       int
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -35,10 +36,18 @@ secret is --secret); dispatch is not measured then.`,
 		Example: `  hookgate bench
   hookgate bench --concurrency 256 --duration 5s --runs 3 --json
   hookgate bench --backend postgres --storage-url postgres://postgres@127.0.0.1:5432/test?sslmode=disable
-  hookgate bench --url http://127.0.0.1:8080/webhooks/github/primary --secret "$GITHUB_WEBHOOK_SECRET"`,
+  hookgate bench --url http://127.0.0.1:8080/webhooks/github/primary --secret "$GITHUB_WEBHOOK_SECRET"
+  hookgate bench --seed-receipts 1000000 --storage-url sqlite://big.db   # fill a store, then serve it`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg.Progress = cmd.ErrOrStderr()
+			if seed > 0 {
+				if cfg.StorageURL == "" {
+					return &exitError{2, fmt.Errorf("--seed-receipts needs --storage-url (sqlite://FILE or postgres://…)")}
+				}
+				return bench.Seed(cmd.Context(), bench.SeedConfig{StorageURL: cfg.StorageURL, Receipts: seed,
+					Connections: 10, BodySize: cfg.BodySize, Progress: cmd.ErrOrStderr()})
+			}
 			if cpuProfile != "" {
 				f, err := os.Create(cpuProfile)
 				if err != nil {
@@ -76,6 +85,7 @@ secret is --secret); dispatch is not measured then.`,
 	f.IntVar(&cfg.DispatchWorkers, "dispatch-workers", 0, "dispatch.workers of the in-process gateway (default: the configuration's default, 32)")
 	f.DurationVar(&cfg.DrainTimeout, "drain-timeout", 2*time.Minute, "how long to wait for the dispatch queue to empty after a gateway run")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
+	f.IntVar(&seed, "seed-receipts", 0, "instead of measuring, fill --storage-url with this many delivered receipts over 10 connections (for idle-memory and search measurements)")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (gateway, baseline and load generator) to this file")
 	return cmd
 }

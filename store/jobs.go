@@ -32,6 +32,11 @@ func (db *DB) Claim(ctx context.Context, owner string, limit int, now time.Time,
 	)
 	err := db.inBatch(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		out, trs = nil, nil
+		if db.d.dollar {
+			var err error
+			out, trs, err = claimPostgres(ctx, tx, owner, limit, at, micros(now.Add(lease)))
+			return err
+		}
 		rows, err := tx.QueryContext(ctx, db.d.q(`SELECT id, status FROM receipts
 			WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?)
 			ORDER BY next_attempt_at, id LIMIT ?`+db.d.skipLocked), at, at, limit)
@@ -85,37 +90,8 @@ func (db *DB) Claim(ctx context.Context, owner string, limit int, now time.Time,
 			return fmt.Errorf("lease receipts: %w", err)
 		}
 
-		// Attempts of the current round: the dispatcher skips handlers that
-		// already succeeded in it. A receipt on its first pass of the round
-		// (attempt_count 0, the common case) has none to read.
-		var retried []any
-		for _, r := range byID {
-			if r.AttemptCount > 0 {
-				retried = append(retried, r.ID)
-			}
-		}
-		if len(retried) > 0 {
-			rows, err = tx.QueryContext(ctx, db.d.q(`SELECT `+prefixed("a.", attemptColumns)+` FROM attempts a
-				JOIN receipts r ON r.id = a.receipt_id AND r.round = a.round
-				WHERE a.receipt_id IN (`+placeholders(len(retried))+`)
-				ORDER BY a.receipt_id, a.started_at, a.number, a.id`), retried...)
-			if err != nil {
-				return fmt.Errorf("read attempts: %w", err)
-			}
-			for rows.Next() {
-				id, a, err := scanAttempt(rows)
-				if err != nil {
-					rows.Close()
-					return fmt.Errorf("read attempts: %w", err)
-				}
-				if r := byID[id]; r != nil {
-					r.Attempts = append(r.Attempts, a)
-				}
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
-				return fmt.Errorf("read attempts: %w", err)
-			}
+		if err := loadRoundAttempts(ctx, tx, db.d, byID); err != nil {
+			return err
 		}
 
 		for _, v := range ids {
@@ -139,14 +115,104 @@ func (db *DB) Claim(ctx context.Context, owner string, limit int, now time.Time,
 	return out, trs, nil
 }
 
-// Statements of Complete (prepared on SQLite, see batch.go).
+// loadRoundAttempts reads the attempts of the current round of the claimed
+// receipts: the dispatcher skips handlers that already succeeded in it. A
+// receipt on its first pass of the round (attempt_count 0, the common case)
+// has none to read.
+func loadRoundAttempts(ctx context.Context, tx *sql.Tx, d dialect, byID map[string]*hookgate.Receipt) error {
+	var retried []any
+	for _, r := range byID {
+		if r.AttemptCount > 0 {
+			retried = append(retried, r.ID)
+		}
+	}
+	if len(retried) == 0 {
+		return nil
+	}
+	rows, err := tx.QueryContext(ctx, d.q(`SELECT `+prefixed("a.", attemptColumns)+` FROM attempts a
+		JOIN receipts r ON r.id = a.receipt_id AND r.round = a.round
+		WHERE a.receipt_id IN (`+placeholders(len(retried))+`)
+		ORDER BY a.receipt_id, a.started_at, a.number, a.id`), retried...)
+	if err != nil {
+		return fmt.Errorf("read attempts: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		id, a, err := scanAttempt(rows)
+		if err != nil {
+			return fmt.Errorf("read attempts: %w", err)
+		}
+		if r := byID[id]; r != nil {
+			r.Attempts = append(r.Attempts, a)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read attempts: %w", err)
+	}
+	return nil
+}
+
+// claimInOne is Claim on PostgreSQL in one round trip: lock the due jobs
+// (SKIP LOCKED: concurrent claimers pass over each other), lease them, and
+// write each one's transition, answering the leased rows with their previous
+// status. Arguments: dispatched status, owner, lease end, now, limit.
+var claimInOne = `WITH due AS (
+	SELECT id, status FROM receipts
+	WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= $4 AND (lease_until IS NULL OR lease_until < $4)
+	ORDER BY next_attempt_at, id LIMIT $5 FOR UPDATE SKIP LOCKED
+), u AS (
+	UPDATE receipts r SET status = $1, lease_owner = $2, lease_until = $3, next_attempt_at = $3, updated_at = $4
+	FROM due WHERE r.id = due.id
+	RETURNING ` + prefixed("r.", fullColumns) + `, due.status AS prev
+), h AS (
+	INSERT INTO history (receipt_id, from_status, status, reason, at) SELECT id, prev, $1, '', $4 FROM u
+)
+SELECT * FROM u ORDER BY id`
+
+// claimPostgres runs claimInOne; see Claim.
+func claimPostgres(ctx context.Context, tx *sql.Tx, owner string, limit int, at, until int64) ([]*hookgate.Receipt, []hookgate.Transition, error) {
+	rows, err := tx.QueryContext(ctx, claimInOne, string(hookgate.StatusDispatched), owner, until, at, limit)
+	if err != nil {
+		return nil, nil, fmt.Errorf("lease receipts: %w", err)
+	}
+	var (
+		out  []*hookgate.Receipt
+		trs  []hookgate.Transition
+		byID = map[string]*hookgate.Receipt{}
+	)
+	for rows.Next() {
+		var prev string
+		r, err := scanReceipt(rows, true, &prev)
+		if err != nil {
+			rows.Close()
+			return nil, nil, fmt.Errorf("lease receipts: %w", err)
+		}
+		byID[r.ID] = r
+		out = append(out, r)
+		trs = append(trs, hookgate.Transition{ReceiptID: r.ID, Connection: r.Connection, From: hookgate.Status(prev),
+			Status: hookgate.StatusDispatched, At: r.UpdatedAt})
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("lease receipts: %w", err)
+	}
+	if err := loadRoundAttempts(ctx, tx, postgresDialect, byID); err != nil {
+		return nil, nil, err
+	}
+	return out, trs, nil
+}
+
+// Statements of Complete on SQLite (prepared, see batch.go). completeLeased
+// records the outcome only if owner still holds the lease, and answers what
+// the attempts need; a leased receipt is always in status dispatched (Claim
+// sets it, and nothing else changes a leased receipt), which is therefore
+// the transition's previous status.
 const (
-	selectForComplete = `SELECT status, connection, round, lease_owner FROM receipts WHERE id = ?`
-	insertAttempt     = `INSERT INTO attempts (receipt_id, round, handler, number,
+	insertAttempt = `INSERT INTO attempts (receipt_id, round, handler, number,
 		started_at, finished_at, outcome, status_code, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	completeReceipt = `UPDATE receipts SET status = ?, reason = ?,
+	completeLeased = `UPDATE receipts SET status = ?, reason = ?,
 		attempt_count = attempt_count + 1, next_attempt_at = ?, lease_owner = NULL, lease_until = NULL,
-		updated_at = ? WHERE id = ?`
+		updated_at = ? WHERE id = ? AND lease_owner = ? RETURNING connection, round`
 )
 
 // completeInOne is Complete on PostgreSQL in one round trip instead of
@@ -231,20 +297,26 @@ func (db *DB) Complete(ctx context.Context, owner string, c hookgate.Completion)
 			return nil
 		}
 		var (
-			status, connection string
-			round              int
-			leaseOwner         sql.NullString
+			connection string
+			round      int
 		)
-		err := db.queryRow(ctx, tx, selectForComplete+db.d.lockRows, c.ReceiptID).Scan(&status, &connection, &round, &leaseOwner)
+		err := db.queryRow(ctx, tx, completeLeased, string(c.Status), c.Reason, nullMicros(c.NextAttemptAt), at,
+			c.ReceiptID, owner).Scan(&connection, &round)
 		if errors.Is(err, sql.ErrNoRows) {
-			return &hookgate.Error{Code: hookgate.ENotFound, Message: "receipt " + c.ReceiptID + " not found"}
-		}
-		if err != nil {
-			return fmt.Errorf("read receipt: %w", err)
-		}
-		if !leaseOwner.Valid || leaseOwner.String != owner {
+			// Nothing was written: tell a lost lease from a missing receipt.
+			var one int
+			err := tx.QueryRowContext(ctx, `SELECT 1 FROM receipts WHERE id = ?`, c.ReceiptID).Scan(&one)
+			switch {
+			case errors.Is(err, sql.ErrNoRows):
+				return &hookgate.Error{Code: hookgate.ENotFound, Message: "receipt " + c.ReceiptID + " not found"}
+			case err != nil:
+				return fmt.Errorf("read receipt: %w", err)
+			}
 			return &hookgate.Error{Code: hookgate.EConflict,
 				Message: "receipt " + c.ReceiptID + " is not leased to " + owner + "; another worker took it over"}
+		}
+		if err != nil {
+			return fmt.Errorf("update receipt: %w", err)
 		}
 		for _, a := range c.Attempts {
 			if _, err := db.exec(ctx, tx, insertAttempt,
@@ -253,10 +325,7 @@ func (db *DB) Complete(ctx context.Context, owner string, c hookgate.Completion)
 				return fmt.Errorf("insert attempt: %w", err)
 			}
 		}
-		if _, err := db.exec(ctx, tx, completeReceipt,
-			string(c.Status), c.Reason, nullMicros(c.NextAttemptAt), at, c.ReceiptID); err != nil {
-			return fmt.Errorf("update receipt: %w", err)
-		}
+		status := string(hookgate.StatusDispatched)
 		if _, err := db.exec(ctx, tx, insertHistory, c.ReceiptID, status, string(c.Status), c.Reason, at); err != nil {
 			return fmt.Errorf("insert history: %w", err)
 		}

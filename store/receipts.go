@@ -369,7 +369,7 @@ func decodeCursor(s string) (int64, string, error) {
 type rowScanner interface{ Scan(dest ...any) error }
 
 // scanReceipt reads summaryColumns, and with full also headers and body.
-func scanReceipt(row rowScanner, full bool) (*hookgate.Receipt, error) {
+func scanReceipt(row rowScanner, full bool, extra ...any) (*hookgate.Receipt, error) {
 	var (
 		r                     hookgate.Receipt
 		status                string
@@ -385,6 +385,7 @@ func scanReceipt(row rowScanner, full bool) (*hookgate.Receipt, error) {
 	if full {
 		dest = append(dest, &headers, &r.Body)
 	}
+	dest = append(dest, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return nil, err
 	}
