@@ -123,3 +123,50 @@ func TestCheckpointerBoundsTheWAL(t *testing.T) {
 		t.Fatalf("count = %d, %v; want %d", count, err, n)
 	}
 }
+
+// TestPlannerStatisticsOnOpen: reopening a store with receipts in it leaves
+// planner statistics behind, so listings pick the (connection, status) index
+// instead of scanning the all-connections status index.
+func TestPlannerStatisticsOnOpen(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "stats.db")
+	db, err := Open(ctx, "sqlite://"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 300 {
+		if _, err := db.Ingest(ctx, &hookgate.Receipt{ID: uuid.Must(uuid.NewV7()).String(), ConnectionType: "github",
+			Connection: fmt.Sprint("c", i%3), IdempotencyKey: fmt.Sprint("k", i), Status: hookgate.StatusFiltered,
+			ReceivedAt: time.Now(), Body: []byte(`{}`)}, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	db, err = Open(ctx, "sqlite://"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'receipts'`).Scan(&n); err != nil || n == 0 {
+		t.Fatalf("planner statistics for receipts: %d rows, %v", n, err)
+	}
+	var plan string
+	rows, err := db.read.QueryContext(ctx, `EXPLAIN QUERY PLAN SELECT id FROM receipts WHERE connection = 'c1' AND status = 'dead'
+		ORDER BY received_at DESC, id DESC LIMIT 51`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var a, b, c int
+		var d string
+		if err := rows.Scan(&a, &b, &c, &d); err != nil {
+			t.Fatal(err)
+		}
+		plan += d + "; "
+	}
+	rows.Close()
+	if !strings.Contains(plan, "receipts_connection_status") {
+		t.Errorf("listing one connection by status: plan %q, want the receipts_connection_status index", plan)
+	}
+}

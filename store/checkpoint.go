@@ -36,16 +36,31 @@ import (
 var (
 	checkpointEvery  = 200 * time.Millisecond
 	walRestartFrames = 4096 // 16 MiB of 4 KiB pages
+	optimizeEvery    = time.Hour
+)
+
+// Planner statistics. SQLite chooses indexes from sqlite_stat1; without it a
+// listing of one connection by status may go through the all-connections
+// status index and scan a million rows (0.6 s) instead of the
+// (connection, status) index (0.2 ms). PRAGMA optimize runs ANALYZE only on
+// tables whose size changed a lot since the last one (else it costs
+// milliseconds), and analysis_limit bounds each ANALYZE to sampling (about
+// 1 s on a million receipts). It runs when the store opens, before any
+// write, and then hourly on the write lane between two batches.
+const (
+	sqliteOptimizeOnOpen = "PRAGMA analysis_limit=400; PRAGMA optimize=0x10002"
+	sqliteOptimize       = "PRAGMA analysis_limit=400; PRAGMA optimize"
 )
 
 type checkpointer struct {
-	db      *sql.DB
-	restart atomic.Bool // the WAL is long: rewind it between batches
-	log     *slog.Logger
-	kick    chan struct{}
-	stop    chan struct{}
-	done    chan struct{}
-	closed  sync.Once
+	db       *sql.DB
+	restart  atomic.Bool // the WAL is long: rewind it between batches
+	optimize atomic.Bool // refresh planner statistics between batches
+	log      *slog.Logger
+	kick     chan struct{}
+	stop     chan struct{}
+	done     chan struct{}
+	closed   sync.Once
 }
 
 func newCheckpointer(db *sql.DB) *checkpointer {
@@ -68,15 +83,27 @@ func (c *checkpointer) afterBatch(w *sql.DB) {
 			c.log.Warn("sqlite checkpoint", "mode", "RESTART", "err", err)
 		}
 	}
+	if c.optimize.CompareAndSwap(true, false) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if _, err := w.ExecContext(ctx, sqliteOptimize); err != nil {
+			c.log.Warn("sqlite optimize", "err", err)
+		}
+	}
 }
 
 func (c *checkpointer) run() {
 	defer close(c.done)
+	optimized := time.Now()
 	for {
 		select {
 		case <-c.stop:
 			return
 		case <-c.kick:
+		}
+		if time.Since(optimized) >= optimizeEvery {
+			optimized = time.Now()
+			c.optimize.Store(true)
 		}
 		frames, err := c.checkpoint(c.db, "PASSIVE")
 		if err == nil && frames > walRestartFrames {

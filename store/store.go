@@ -95,6 +95,16 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		db.Close()
 		return nil, err
 	}
+	if db.ckpt != nil {
+		// Query planner statistics: without them SQLite may list one
+		// connection's receipts by status through the all-connections
+		// status index and scan a million rows (see optimize in
+		// checkpoint.go). Cheap when the statistics are current.
+		if _, err := db.write.ExecContext(ctx, sqliteOptimizeOnOpen); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("sqlite optimize: %w", err)
+		}
+	}
 	var afterBatch func()
 	if db.ckpt != nil {
 		afterBatch = func() { db.ckpt.afterBatch(db.write) }
