@@ -641,8 +641,8 @@ func (g *benchGateway) queueDepth(ctx context.Context) (int64, error) {
 func (g *benchGateway) drain(ctx context.Context, limit time.Duration) (d time.Duration, ok bool, err error) {
 	start := time.Now()
 	for {
-		// Only emptiness matters here: one row per status keeps the poll
-		// cheap, so it does not slow the dispatcher it waits for.
+		// The count reads the due index; polling it every 100 ms keeps
+		// the wait from slowing the dispatcher it waits for.
 		n, err := g.queueDepth(ctx)
 		if err != nil {
 			return 0, false, fmt.Errorf("queue depth: %w", err)
@@ -656,7 +656,7 @@ func (g *benchGateway) drain(ctx context.Context, limit time.Duration) (d time.D
 		select {
 		case <-ctx.Done():
 			return 0, false, ctx.Err()
-		case <-time.After(20 * time.Millisecond):
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }

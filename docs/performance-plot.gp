@@ -8,8 +8,9 @@ set ylabel "requests/s (median, min-max)"
 set logscale x 2
 set xrange [0.7:370]
 set yrange [0:*]
+set offsets 0, 0, graph 0.25, 0
 set grid
-set key top left
+set key top right
 set format y "%.0f"
 plot "performance-sweep.dat" using 1:2:3:4 with yerrorlines lw 2 pt 7 title "baseline (net/http + HMAC, 204)", \
      "" using 1:5:6:7 with yerrorlines lw 2 pt 5 title "hookgate on SQLite (synchronous=FULL)", \

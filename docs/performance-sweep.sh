@@ -12,8 +12,8 @@ DURATION=${DURATION:-3s}
 out=performance-sweep.dat
 echo "# concurrency baseline_med baseline_min baseline_max sqlite_med sqlite_min sqlite_max postgres_med postgres_min postgres_max" > "$out"
 for c in 1 4 16 64 256; do
-	s=$("$HOOKGATE" bench --concurrency "$c" --runs "$RUNS" --duration "$DURATION" --dispatch-duration -1s --json)
-	p=$("$HOOKGATE" bench --backend postgres --storage-url "$PG_URL" --concurrency "$c" --runs "$RUNS" --duration "$DURATION" --dispatch-duration -1s --json)
+	s=$("$HOOKGATE" bench --concurrency "$c" --runs "$RUNS" --duration "$DURATION" --dispatch-duration -1s --drain-timeout 30s --json)
+	p=$("$HOOKGATE" bench --backend postgres --storage-url "$PG_URL" --concurrency "$c" --runs "$RUNS" --duration "$DURATION" --dispatch-duration -1s --drain-timeout 30s --json)
 	# The baseline is measured in both invocations; the plot uses all its runs.
 	b=$(printf '%s\n%s\n' "$s" "$p" | jq -s '[.[].baseline_runs[].throughput_rps] | sort | {med: .[length/2|floor], min: .[0], max: .[-1]}')
 	printf '%s %s %s %s\n' "$c" \
