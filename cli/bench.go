@@ -81,7 +81,7 @@ secret is --secret); dispatch is not measured then.`,
 	f.StringVar(&cfg.StorageURL, "storage-url", os.Getenv("HOOKGATE_BENCH_STORAGE_URL"), "PostgreSQL database for --backend postgres (a schema is created in it and dropped)")
 	f.StringVar(&cfg.URL, "url", "", "target a running gateway's connection URL instead of starting one")
 	f.StringVar(&cfg.Secret, "secret", "", "signing secret of the --url connection (GitHub scheme)")
-	f.DurationVar(&cfg.DispatchDuration, "dispatch-duration", 0, "length of the dispatch phase (default --duration; negative skips it)")
+	f.DurationVar(&cfg.DispatchDuration, "dispatch-duration", time.Minute, "length of the dispatch phase: ingest at half the measured throughput while the dispatcher delivers (negative skips it)")
 	f.IntVar(&cfg.DispatchWorkers, "dispatch-workers", 0, "dispatch.workers of the in-process gateway (default: the configuration's default, 32)")
 	f.DurationVar(&cfg.DrainTimeout, "drain-timeout", 2*time.Minute, "how long to wait for the dispatch queue to empty after a gateway run")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
