@@ -271,7 +271,7 @@ func (db *DB) inBatch(ctx context.Context, fn writeFunc) error {
 // are prepared once on the single write connection, so a batch of a hundred
 // ingests does not parse the same INSERT three hundred times. PostgreSQL needs
 // none of this: pgx prepares and caches every statement per connection.
-var preparedQueries = []string{claimKey, insertReceipt, insertHistory, insertAttempt, completeLeased}
+var preparedQueries = []string{claimKey, insertReceipt, insertHistory, insertAttempt, completeLeased, insertClaimHistory}
 
 // prepare prepares preparedQueries on SQLite's write connection. It runs
 // before the batcher starts: while a batch holds the only write connection,

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -94,6 +95,9 @@ func (db *DB) Claim(ctx context.Context, owner string, limit int, now time.Time,
 			return err
 		}
 
+		// One statement writes every transition of the claim (a JSON array
+		// of [id, previous status] pairs), not one insert per receipt.
+		pairs := make([][2]string, 0, len(ids))
 		for _, v := range ids {
 			id := v.(string)
 			r := byID[id]
@@ -102,10 +106,15 @@ func (db *DB) Claim(ctx context.Context, owner string, limit int, now time.Time,
 			}
 			tr := hookgate.Transition{ReceiptID: id, Connection: r.Connection, From: prev[id],
 				Status: hookgate.StatusDispatched, At: r.UpdatedAt}
-			if _, err := db.exec(ctx, tx, insertHistory, id, string(tr.From), string(tr.Status), "", at); err != nil {
-				return fmt.Errorf("insert history: %w", err)
-			}
+			pairs = append(pairs, [2]string{id, string(tr.From)})
 			out, trs = append(out, r), append(trs, tr)
+		}
+		list, err := json.Marshal(pairs)
+		if err != nil {
+			return fmt.Errorf("insert history: %w", err)
+		}
+		if _, err := db.exec(ctx, tx, insertClaimHistory, string(hookgate.StatusDispatched), at, string(list)); err != nil {
+			return fmt.Errorf("insert history: %w", err)
 		}
 		return nil
 	})
@@ -201,6 +210,12 @@ func claimPostgres(ctx context.Context, tx *sql.Tx, owner string, limit int, at,
 	}
 	return out, trs, nil
 }
+
+// insertClaimHistory writes the transitions of a claim on SQLite in one
+// statement: its last argument is a JSON array of [receipt id, previous
+// status] pairs, inserted in array order.
+const insertClaimHistory = `INSERT INTO history (receipt_id, from_status, status, reason, at)
+	SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), ?, '', ? FROM json_each(?) ORDER BY key`
 
 // Statements of Complete on SQLite (prepared, see batch.go). completeLeased
 // records the outcome only if owner still holds the lease, and answers what
