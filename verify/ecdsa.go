@@ -143,36 +143,18 @@ func decodeECDSASig(s string) ([]byte, bool) {
 
 func (ecdsaScheme) Verify(cfg *Config, req *Request) (Result, error) {
 	sigName := headerOr(cfg.SignatureHeader, sendgridSignature)
-	tsName := headerOr(cfg.TimestampHeader, sendgridTimestamp)
 	tr := Trace{Scheme: "ecdsa", Header: sigName, Recipe: ecdsaRecipe}
-	if strings.TrimSpace(req.Header.Get(sigName)) == "" {
-		return fail(ReasonSignatureMissing, tr)
-	}
-	ts := req.Header.Get(tsName)
-	if ts == "" {
-		tr.Note = tsName + " header missing"
-		return fail(ReasonTimestampMissing, tr)
-	}
-	sigs, _ := publicKeySignatures(req.Header, sigName, &tr, decodeECDSASig)
-
-	h := sha256.New()
-	h.Write([]byte(ts))
-	h.Write(req.Body)
-	digest := h.Sum(nil)
-	matched, reason := matchPublicKey(cfg, sigs, &tr, func(secret string, sig []byte) bool {
-		k, err := parseECDSASecret(secret)
-		return err == nil && ecdsa.VerifyASN1(k.public, digest, sig)
-	})
-	if matched < 0 {
-		return fail(reason, tr)
-	}
-	t, reason := checkTimestamp(cfg, req, ts, &tr)
-	if reason != "" {
-		return fail(reason, tr)
-	}
-	res := done(cfg, matched, tr)
-	res.Timestamp = t
-	return res, nil
+	return verifyPublicKey(cfg, req, tr, headerOr(cfg.TimestampHeader, sendgridTimestamp), decodeECDSASig,
+		func(ts string) func(secret string, sig []byte) bool {
+			h := sha256.New()
+			h.Write([]byte(ts))
+			h.Write(req.Body)
+			digest := h.Sum(nil)
+			return func(secret string, sig []byte) bool {
+				k, err := parseECDSASecret(secret)
+				return err == nil && ecdsa.VerifyASN1(k.public, digest, sig)
+			}
+		})
 }
 
 // Sign sets the timestamp (req.Now) and the signature, as SendGrid would.

@@ -190,34 +190,16 @@ func decodeEd25519Sig(s string) ([]byte, bool) {
 
 func (ed25519Scheme) Verify(cfg *Config, req *Request) (Result, error) {
 	sigName := headerOr(cfg.SignatureHeader, discordSignature)
-	tsName := headerOr(cfg.TimestampHeader, discordTimestamp)
 	tr := Trace{Scheme: "ed25519", Header: sigName, Recipe: ed25519Recipe}
-	if strings.TrimSpace(req.Header.Get(sigName)) == "" {
-		return fail(ReasonSignatureMissing, tr)
-	}
-	ts := req.Header.Get(tsName)
-	if ts == "" {
-		tr.Note = tsName + " header missing"
-		return fail(ReasonTimestampMissing, tr)
-	}
-	sigs, _ := publicKeySignatures(req.Header, sigName, &tr, decodeEd25519Sig)
-
-	msg := make([]byte, 0, len(ts)+len(req.Body))
-	msg = append(append(msg, ts...), req.Body...)
-	matched, reason := matchPublicKey(cfg, sigs, &tr, func(secret string, sig []byte) bool {
-		k, err := parseEd25519Secret(secret)
-		return err == nil && ed25519.Verify(k.public, msg, sig)
-	})
-	if matched < 0 {
-		return fail(reason, tr)
-	}
-	t, reason := checkTimestamp(cfg, req, ts, &tr)
-	if reason != "" {
-		return fail(reason, tr)
-	}
-	res := done(cfg, matched, tr)
-	res.Timestamp = t
-	return res, nil
+	return verifyPublicKey(cfg, req, tr, headerOr(cfg.TimestampHeader, discordTimestamp), decodeEd25519Sig,
+		func(ts string) func(secret string, sig []byte) bool {
+			msg := make([]byte, 0, len(ts)+len(req.Body))
+			msg = append(append(msg, ts...), req.Body...)
+			return func(secret string, sig []byte) bool {
+				k, err := parseEd25519Secret(secret)
+				return err == nil && ed25519.Verify(k.public, msg, sig)
+			}
+		})
 }
 
 // Sign sets the timestamp (req.Now) and the signature, as Discord would. The
@@ -320,6 +302,37 @@ func init() {
 		HandshakeMethods: []string{http.MethodPost},
 		Doc:              "https://discord.com/developers/docs/interactions/overview#setting-up-an-endpoint",
 	})
+}
+
+// verifyPublicKey is Verify of the schemes that sign timestamp + body with a
+// private key and are checked with the configured public keys (Discord
+// ed25519, SendGrid ecdsa): tr names the signature header; tsName is the
+// timestamp header; decode parses one received signature; signed builds,
+// once per request, the check of one signature against one key for the
+// request's timestamp. The signature is checked before the timestamp, so a
+// forgery is always a 401.
+func verifyPublicKey(cfg *Config, req *Request, tr Trace, tsName string, decode func(string) ([]byte, bool),
+	signed func(ts string) func(secret string, sig []byte) bool) (Result, error) {
+	if strings.TrimSpace(req.Header.Get(tr.Header)) == "" {
+		return fail(ReasonSignatureMissing, tr)
+	}
+	ts := req.Header.Get(tsName)
+	if ts == "" {
+		tr.Note = tsName + " header missing"
+		return fail(ReasonTimestampMissing, tr)
+	}
+	sigs, _ := publicKeySignatures(req.Header, tr.Header, &tr, decode)
+	matched, reason := matchPublicKey(cfg, sigs, &tr, signed(ts))
+	if matched < 0 {
+		return fail(reason, tr)
+	}
+	t, reason := checkTimestamp(cfg, req, ts, &tr)
+	if reason != "" {
+		return fail(reason, tr)
+	}
+	res := done(cfg, matched, tr)
+	res.Timestamp = t
+	return res, nil
 }
 
 // matchPublicKey tries every configured key against every received

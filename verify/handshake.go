@@ -61,11 +61,6 @@ func bodyField(body []byte, path ...string) (string, bool) {
 	return s, ok
 }
 
-// verifyThen runs the connection's scheme on a signed handshake.
-func verifyThen(cfg *Config, req *Request, s Scheme) (Result, error) {
-	return s.Verify(cfg, req)
-}
-
 // metaHandshake answers Meta's (Facebook, Instagram, WhatsApp) subscription
 // verification: GET ?hub.mode=subscribe&hub.verify_token=…&hub.challenge=…
 // is answered with the challenge when the token is the configured verify
