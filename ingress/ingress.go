@@ -448,7 +448,7 @@ func (s *Server) handshakeLimiter(name string) *rate.Limiter {
 // no route takes the event type. ID, ReceivedAt and Headers are the caller's.
 // Ingress and the admission of a rejected receipt share it.
 func (ep *Endpoint) Accept(h http.Header, body []byte, res verify.Result) (*hookgate.Receipt, error) {
-	env := rules.Envelope{}
+	var env rules.Envelope
 	if !ep.AllowEmptyBody || len(bytes.TrimSpace(body)) > 0 {
 		var err error
 		if ep.AllowArrayBody && bytes.HasPrefix(bytes.TrimLeft(body, " \t\r\n"), []byte("[")) {

@@ -15,8 +15,8 @@ import (
 func TestNonceSources(t *testing.T) {
 	t.Parallel()
 	h := http.Header{"X-Delivery": {"from-header"}}
-	env := rules.Envelope{"id": "from-body"}
 	body := []byte(`{"id":"from-body"}`)
+	env := rules.JSONEnvelope(body)
 	tests := []struct {
 		name   string
 		ep     Endpoint

@@ -5,92 +5,122 @@ package rules
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"mime"
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode/utf8"
+
+	"github.com/tidwall/gjson"
 
 	"github.com/hookgate/hookgate"
 )
 
-// Envelope is a verified body parsed once: the JSON object root (or the
-// form fields of a form-encoded body).
-type Envelope map[string]any
+// Envelope is a verified body checked once: a JSON object, kept as the raw
+// bytes it arrived as and read field by field on demand, or the fields of a
+// form-encoded body. Checking a body is a validating scan, not a decode: a
+// delivery is stored as received, and only the few fields that routing
+// needs (event type, nonce) are ever looked up.
+type Envelope struct {
+	json []byte         // a JSON object, valid; nil for a form body
+	form map[string]any // the fields of a form-encoded body
+}
+
+// JSONEnvelope wraps a JSON object that is known to be valid (tests, and
+// callers that checked it themselves).
+func JSONEnvelope(obj []byte) Envelope { return Envelope{json: obj} }
+
+// FormEnvelope wraps the fields of a form body (a string, or []string for a
+// repeated field).
+func FormEnvelope(fields map[string]any) Envelope { return Envelope{form: fields} }
 
 // ParseEnvelope enforces SPEC §2 check 8: the body must be a JSON object
 // (arrays, scalars and invalid JSON are rejected). Form-encoded bodies are
 // parsed to an object of their fields. Call it only after verification.
 func ParseEnvelope(contentType string, body []byte) (Envelope, error) {
-	mt, _, _ := mime.ParseMediaType(contentType)
-	if mt == "application/x-www-form-urlencoded" {
+	if isForm(contentType) {
 		vals, err := url.ParseQuery(string(body))
 		if err != nil {
-			return nil, hookgate.Errorf(hookgate.EMalformed, "form body does not parse: %v", err)
+			return Envelope{}, hookgate.Errorf(hookgate.EMalformed, "form body does not parse: %v", err)
 		}
-		env := make(Envelope, len(vals))
+		fields := make(map[string]any, len(vals))
 		for k, v := range vals {
 			if len(v) == 1 {
-				env[k] = v[0]
+				fields[k] = v[0]
 			} else {
-				env[k] = v
+				fields[k] = v
 			}
 		}
-		return env, nil
+		return Envelope{form: fields}, nil
 	}
 	trimmed := bytes.TrimLeft(body, " \t\r\n")
 	if len(trimmed) == 0 {
-		return nil, hookgate.Errorf(hookgate.EMalformed, "body is empty; a JSON object is required")
+		return Envelope{}, hookgate.Errorf(hookgate.EMalformed, "body is empty; a JSON object is required")
 	}
 	if trimmed[0] != '{' {
-		return nil, hookgate.Errorf(hookgate.EMalformed, "body must be a JSON object, not %s", jsonKind(trimmed[0]))
+		return Envelope{}, hookgate.Errorf(hookgate.EMalformed, "body must be a JSON object, not %s", jsonKind(trimmed[0]))
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var env Envelope
-	if err := dec.Decode(&env); err != nil {
-		return nil, hookgate.Errorf(hookgate.EMalformed, "body is not valid JSON: %v", err)
+	if !gjson.ValidBytes(body) {
+		return Envelope{}, malformedJSON(body, "object")
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, hookgate.Errorf(hookgate.EMalformed, "body has data after the JSON object")
-	}
-	return env, nil
+	return Envelope{json: body}, nil
 }
 
 // ParseBatch checks a body that is a JSON array of event objects (SendGrid
 // posts its events in batches): it must hold at least one element, every
-// element must be an object, and the first element is returned as the
-// envelope (event type and nonce come from it).
+// element must be an object, and the first element is the envelope (event
+// type and nonce come from it).
 func ParseBatch(body []byte) (Envelope, error) {
+	if !gjson.ValidBytes(body) {
+		return Envelope{}, malformedJSON(body, "array")
+	}
+	root := gjson.ParseBytes(body)
+	if !root.IsArray() {
+		return Envelope{}, hookgate.Errorf(hookgate.EMalformed, "body must be a JSON array of event objects")
+	}
+	var (
+		first []byte
+		n     int
+		bad   error
+	)
+	root.ForEach(func(_, item gjson.Result) bool {
+		if !item.IsObject() {
+			bad = hookgate.Errorf(hookgate.EMalformed, "element %d of the body array must be a JSON object, not %s", n, jsonKind(item.Raw[0]))
+			return false
+		}
+		if n == 0 {
+			first = []byte(item.Raw)
+		}
+		n++
+		return true
+	})
+	switch {
+	case bad != nil:
+		return Envelope{}, bad
+	case n == 0:
+		return Envelope{}, hookgate.Errorf(hookgate.EMalformed, "body is an empty array; at least one event object is required")
+	}
+	return Envelope{json: first}, nil
+}
+
+// isForm reports whether a Content-Type names a form-encoded body (the media
+// type, case-insensitive, before any parameters), without the allocations
+// of mime.ParseMediaType on the path of every delivery.
+func isForm(contentType string) bool {
+	mt, _, _ := strings.Cut(contentType, ";")
+	return strings.EqualFold(strings.TrimSpace(mt), "application/x-www-form-urlencoded")
+}
+
+// malformedJSON explains why body, which failed validation, is not the JSON
+// value wanted. Only invalid bodies get here, so the cost of a decode that
+// finds the position is paid on the error path alone.
+func malformedJSON(body []byte, want string) error {
+	var v any
 	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var items []json.RawMessage
-	if err := dec.Decode(&items); err != nil {
-		return nil, hookgate.Errorf(hookgate.EMalformed, "body is not a valid JSON array: %v", err)
+	if err := dec.Decode(&v); err != nil {
+		return hookgate.Errorf(hookgate.EMalformed, "body is not valid JSON: %v", err)
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, hookgate.Errorf(hookgate.EMalformed, "body has data after the JSON array")
-	}
-	if len(items) == 0 {
-		return nil, hookgate.Errorf(hookgate.EMalformed, "body is an empty array; at least one event object is required")
-	}
-	var first Envelope
-	for i, it := range items {
-		it = bytes.TrimLeft(it, " \t\r\n")
-		if len(it) == 0 || it[0] != '{' {
-			return nil, hookgate.Errorf(hookgate.EMalformed, "element %d of the body array must be a JSON object, not %s", i, jsonKind(it[0]))
-		}
-		if i == 0 {
-			d := json.NewDecoder(bytes.NewReader(it))
-			d.UseNumber()
-			if err := d.Decode(&first); err != nil {
-				return nil, hookgate.Errorf(hookgate.EMalformed, "element 0 of the body array: %v", err)
-			}
-		}
-	}
-	return first, nil
+	return hookgate.Errorf(hookgate.EMalformed, "body has data after the JSON %s", want)
 }
 
 func jsonKind(b byte) string {
@@ -109,26 +139,83 @@ func jsonKind(b byte) string {
 	return "invalid JSON"
 }
 
-// Field returns the value at a dotted path ("data.object.id") as a string,
-// and whether it was present and scalar.
+// Field returns the value at a dotted path ("data.object.id"; a number
+// indexes an array, "items.0.id") as a string, and whether it was present and
+// scalar: a string as is, a number as it was written, a boolean as true or
+// false. Objects, arrays and null are not values. Where a JSON object repeats
+// a key, the first occurrence counts.
 func (e Envelope) Field(path string) (string, bool) {
-	var cur any = map[string]any(e)
-	for _, part := range strings.Split(path, ".") {
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return "", false
-		}
-		if cur, ok = m[part]; !ok {
-			return "", false
+	if e.form != nil {
+		return formField(e.form, path)
+	}
+	if e.json == nil {
+		return "", false
+	}
+	v := gjson.GetBytes(e.json, jsonPath(path))
+	switch v.Type {
+	case gjson.String:
+		// As encoding/json decodes it: invalid UTF-8 becomes U+FFFD (a
+		// text column of PostgreSQL would refuse the raw bytes).
+		return validUTF8(v.Str), true
+	case gjson.Number:
+		return v.Raw, true
+	case gjson.True, gjson.False:
+		return v.Raw, true
+	}
+	return "", false
+}
+
+// jsonPath turns a dotted path into a gjson path whose segments match keys
+// literally: gjson gives characters such as *, ?, #, @, |, [ and { meanings
+// of their own, so a segment holding any of them is escaped.
+func jsonPath(path string) string {
+	plain := true
+	for i := 0; i < len(path); i++ {
+		if c := path[i]; c != '.' && !plainKeyChar(c) {
+			plain = false
+			break
 		}
 	}
-	switch v := cur.(type) {
-	case string:
-		return v, true
-	case json.Number:
-		return v.String(), true
-	case bool:
-		return fmt.Sprint(v), true
+	if plain {
+		return path
+	}
+	parts := strings.Split(path, ".")
+	for i, p := range parts {
+		parts[i] = gjson.Escape(p)
+	}
+	return strings.Join(parts, ".")
+}
+
+// plainKeyChar reports whether gjson reads c literally in a path (the
+// characters gjson.Escape leaves alone).
+func plainKeyChar(c byte) bool {
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		c <= ' ' || c > '~' || c == '_' || c == '-' || c == ':'
+}
+
+// validUTF8 replaces each byte of s that is not part of valid UTF-8 with
+// U+FFFD, as encoding/json does.
+func validUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 8)
+	for len(s) > 0 {
+		r, size := utf8.DecodeRuneInString(s)
+		if r == utf8.RuneError && size == 1 {
+			b.WriteString("\uFFFD")
+		} else {
+			b.WriteString(s[:size])
+		}
+		s = s[size:]
+	}
+	return b.String()
+}
+
+func formField(fields map[string]any, path string) (string, bool) {
+	if s, ok := fields[path].(string); ok {
+		return s, true
 	}
 	return "", false
 }

@@ -1,7 +1,11 @@
 package rules
 
 import (
+	"bytes"
+	"encoding/json"
 	"net/http"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/hookgate/hookgate"
@@ -111,12 +115,124 @@ func TestMatchEvents(t *testing.T) {
 
 func TestParseBatch(t *testing.T) {
 	env, err := ParseBatch([]byte(` [{"event":"delivered","n":1},{"event":"open"}]`))
-	if err != nil || env["event"] != "delivered" {
+	if v, _ := env.Field("event"); err != nil || v != "delivered" {
 		t.Fatalf("ParseBatch = %v, %v", env, err)
 	}
-	for _, bad := range []string{``, `[]`, `{}`, `[1]`, `[{"a":1},[]]`, `[{"a":1}]x`, `[{"a":1}`} {
+	for _, bad := range []string{``, `[]`, `{}`, `[1]`, `[{"a":1},[]]`, `[{"a":1}]x`, `[{"a":1}`, `[{"a":1},{"b":}]`} {
 		if _, err := ParseBatch([]byte(bad)); hookgate.ErrorCode(err) != hookgate.EMalformed {
 			t.Errorf("ParseBatch(%q) = %v, want EMalformed", bad, err)
+		}
+	}
+}
+
+func TestEnvelopeField(t *testing.T) {
+	t.Parallel()
+	env, err := ParseEnvelope("application/json", []byte(`{"s":"a\"b\u00e9\n","n":-1.5e3,"i":7,"t":true,"f":false,"z":null,
+		"o":{"k":"v","a*b":"star","x.y":"dot"},"arr":[1,2],"dup":"first","dup":"second","#":"hash","w@":"at"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]string{
+		"s": "a\"bé\n", "n": "-1.5e3", "i": "7", "t": "true", "f": "false", "o.k": "v",
+		"o.a*b": "star", "dup": "first", "#": "hash", "w@": "at", "arr.1": "2",
+	} {
+		if got, ok := env.Field(path); !ok || got != want {
+			t.Errorf("Field(%q) = %q, %v; want %q", path, got, ok, want)
+		}
+	}
+	for _, absent := range []string{"z", "o", "arr", "arr.2", "missing", "o.missing", "s.x", "o.x.y", "o.a?b", ""} {
+		if got, ok := env.Field(absent); ok {
+			t.Errorf("Field(%q) = %q, want absent", absent, got)
+		}
+	}
+	form, err := ParseEnvelope("application/x-www-form-urlencoded", []byte("a=1&b=x&b=y&c.d=e"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]string{"a": "1", "c.d": "e"} {
+		if got, ok := form.Field(path); !ok || got != want {
+			t.Errorf("form Field(%q) = %q, %v; want %q", path, got, ok, want)
+		}
+	}
+	if got, ok := form.Field("b"); ok {
+		t.Errorf("a repeated form field is not a scalar, got %q", got)
+	}
+	if got, ok := (Envelope{}).Field("a"); ok {
+		t.Errorf("empty envelope has field a = %q", got)
+	}
+}
+
+// FuzzParseEnvelope checks the validating scan against encoding/json: a body
+// is accepted exactly when the standard library decodes it as one JSON object
+// with nothing after it, and every top-level scalar field reads back as the
+// standard library decodes it.
+func FuzzParseEnvelope(f *testing.F) {
+	for _, s := range []string{`{}`, `{"a":1}`, `{"type":"x","n":1.5e-3,"b":true,"z":null,"o":{"p":[1,"2"]}}`,
+		` {"a":"\u00e9\ud83d\ude00"} `, `{"a":1}x`, `[{"a":1}]`, `{"a":01}`, `{"a":"\x01"}`, `{"a":1,}`, "{\"a\":\"\xff\"}",
+		`{"a":-0.0E+1}`, `{"a":"\/"}`, `{"a" : [ ] , "b" : { } }`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		env, err := ParseEnvelope("application/json", body)
+		trimmed := bytes.TrimLeft(body, " \t\r\n")
+		want := json.Valid(body) && len(trimmed) > 0 && trimmed[0] == '{'
+		if (err == nil) != want {
+			t.Fatalf("ParseEnvelope(%q) error %v, encoding/json says valid object: %v", body, err, want)
+		}
+		if err != nil {
+			if hookgate.ErrorCode(err) != hookgate.EMalformed {
+				t.Fatalf("error code %s, want %s", hookgate.ErrorCode(err), hookgate.EMalformed)
+			}
+			return
+		}
+		var fields map[string]json.RawMessage
+		if err := json.Unmarshal(body, &fields); err != nil {
+			t.Fatalf("encoding/json cannot decode an accepted body: %v", err)
+		}
+		for k, raw := range fields {
+			if k == "" || strings.ContainsAny(k, ".\\") || bytes.Count(body, []byte(`"`+k+`"`)) != 1 {
+				continue // not one literal path segment, maybe repeated or escaped
+			}
+			var v any
+			dec := json.NewDecoder(bytes.NewReader(raw))
+			dec.UseNumber()
+			if err := dec.Decode(&v); err != nil {
+				t.Fatal(err)
+			}
+			got, ok := env.Field(k)
+			switch v := v.(type) {
+			case string:
+				if !ok || got != v {
+					t.Errorf("Field(%q) = %q, %v; encoding/json decodes %q", k, got, ok, v)
+				}
+			case json.Number:
+				if !ok || got != v.String() {
+					t.Errorf("Field(%q) = %q, %v; encoding/json decodes %s", k, got, ok, v)
+				}
+			case bool:
+				if !ok || got != strconv.FormatBool(v) {
+					t.Errorf("Field(%q) = %q, %v; encoding/json decodes %v", k, got, ok, v)
+				}
+			default:
+				if ok {
+					t.Errorf("Field(%q) = %q for a non-scalar %T", k, got, v)
+				}
+			}
+		}
+	})
+}
+
+func TestEnvelopeFormContentTypes(t *testing.T) {
+	t.Parallel()
+	for _, ct := range []string{"application/x-www-form-urlencoded", "Application/X-WWW-Form-URLEncoded; charset=utf-8", " application/x-www-form-urlencoded ;charset=UTF-8"} {
+		env, err := ParseEnvelope(ct, []byte("a=1"))
+		if v, _ := env.Field("a"); err != nil || v != "1" {
+			t.Errorf("%q: form not parsed: %q, %v", ct, v, err)
+		}
+	}
+	for _, ct := range []string{"", "application/json", "application/json; charset=utf-8", "text/plain", "application/x-www-form-urlencodedx"} {
+		if _, err := ParseEnvelope(ct, []byte("a=1")); hookgate.ErrorCode(err) != hookgate.EMalformed {
+			t.Errorf("%q: a=1 accepted as JSON: %v", ct, err)
 		}
 	}
 }
