@@ -16,11 +16,11 @@ import (
 //
 // A durable commit costs a disk flush (SQLite synchronous=FULL fsyncs the WAL;
 // PostgreSQL with synchronous_commit=on flushes its WAL), and a disk flushes a
-// few thousand times a second at best. Ingest, Record, Claim and Complete
-// therefore do not commit alone: each hands its writes to a batcher, which runs
-// the writes of all requests waiting at that moment in one transaction and
-// commits once. Every caller is answered only after the commit that holds its
-// writes returned, so a 2xx still means "on disk".
+// few thousand times a second at best. Every write of the store therefore goes
+// through a batcher, which runs the writes of all requests waiting at that
+// moment in one transaction and commits once. Every caller is answered only
+// after the commit that holds its writes returned, so a 2xx still means "on
+// disk".
 //
 // The batch needs no timer. When the gateway is idle, the first request finds
 // the batcher waiting and commits at once, alone: no added latency. Requests
@@ -29,11 +29,20 @@ import (
 // size therefore follows the load: one under light load, tens under heavy
 // load, and the flush rate of the disk stops being the request rate.
 //
-// A failed write fails only its own request: the transaction rolls back, the
-// failing request gets its error, and the others run again in a new
-// transaction (a write function may therefore run more than once, and must
-// reset what it reports at its start). A failed BEGIN or COMMIT fails every
-// request of the batch, which then answer 503 upstream.
+// Sharing the commit is half of it; the other half is sharing the statements.
+// The writes of the hot path are typed operations (insertOp for Ingest and
+// Record, claimOp, completeOp), and a batch runs all operations of one kind
+// together: the receipts of fifty concurrent ingests are written by one
+// multi-row INSERT, not fifty. Everything else (admit, replay, pruning,
+// connections) is a writeFunc that runs alone inside the same transaction.
+//
+// A failed write fails only its own request. When a statement of the batch
+// fails, the transaction rolls back and the batch runs again in isolation:
+// each operation inside its own savepoint, so the one that fails is rolled
+// back to its savepoint and answered with its error, and the others commit.
+// An operation may therefore run more than once and must reset what it
+// reports at its start. A failed BEGIN or COMMIT fails every request of the
+// batch, which then answer 503 upstream.
 
 // maxBatch bounds the requests sharing one transaction, so that one commit's
 // latency (and the memory of the bodies it holds) stays bounded.
@@ -59,12 +68,20 @@ const (
 	reqAbandoned
 )
 
+// writeReq is one caller's write: exactly one of ins, claim, complete and fn
+// is set.
 type writeReq struct {
-	ctx   context.Context
-	fn    writeFunc
+	ctx      context.Context
+	ins      *insertOp
+	claim    *claimOp
+	complete *completeOp
+	fn       writeFunc
+
 	state atomic.Int32
-	err   error
-	done  chan struct{}
+	// err is the request's own answer: a refusal (an unwrapped
+	// *hookgate.Error, set by the operation) or the failure of its write.
+	err  error
+	done chan struct{}
 }
 
 var writeReqPool = sync.Pool{New: func() any { return &writeReq{done: make(chan struct{}, 1)} }}
@@ -74,7 +91,7 @@ var writeReqPool = sync.Pool{New: func() any { return &writeReq{done: make(chan 
 // several on PostgreSQL, whose server runs concurrent transactions in parallel
 // and shares WAL flushes among them.
 type batcher struct {
-	db   *sql.DB
+	db   *DB
 	reqs chan *writeReq
 
 	mu     sync.RWMutex // held for reading while enqueueing; Close takes it to close reqs
@@ -89,7 +106,7 @@ type batcher struct {
 	enqueued, batches, requests atomic.Int64
 }
 
-func newBatcher(db *sql.DB, lanes int, afterBatch func()) *batcher {
+func newBatcher(db *DB, lanes int, afterBatch func()) *batcher {
 	b := &batcher{db: db, reqs: make(chan *writeReq, 4*maxBatch), afterBatch: afterBatch}
 	for range max(lanes, 1) {
 		b.wg.Add(1)
@@ -100,20 +117,19 @@ func newBatcher(db *sql.DB, lanes int, afterBatch func()) *batcher {
 
 var errClosed = errors.New("store is closed")
 
-// do runs fn in the next batch and returns its error once the batch committed
-// (or fn failed). An error means fn's writes are not stored.
-func (b *batcher) do(ctx context.Context, fn writeFunc) error {
+// do queues r (its operation set by the caller) for the next batch and
+// returns its error once the batch committed (or r failed). An error means
+// r's writes are not stored.
+func (b *batcher) do(ctx context.Context, r *writeReq) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	r := writeReqPool.Get().(*writeReq)
-	r.ctx, r.fn, r.err = ctx, fn, nil
+	r.ctx, r.err = ctx, nil
 	r.state.Store(reqQueued)
 
 	b.mu.RLock()
 	if b.closed {
 		b.mu.RUnlock()
-		writeReqPool.Put(r)
 		return errClosed
 	}
 	b.reqs <- r
@@ -124,15 +140,12 @@ func (b *batcher) do(ctx context.Context, fn writeFunc) error {
 	case <-r.done:
 	case <-ctx.Done():
 		if r.state.CompareAndSwap(reqQueued, reqAbandoned) {
-			// The batcher will drop it; r is not reused.
+			// The batcher will drop it.
 			return ctx.Err()
 		}
 		<-r.done // taken: its writes may be committing; wait for the truth
 	}
-	err := r.err
-	r.ctx, r.fn, r.err = nil, nil, nil
-	writeReqPool.Put(r)
-	return err
+	return r.err
 }
 
 func (b *batcher) run() {
@@ -164,8 +177,7 @@ func (b *batcher) run() {
 	}
 }
 
-// commit runs the live requests of batch in one transaction, re-running the
-// others whenever one fails.
+// commit runs the live requests of batch in one transaction and answers them.
 func (b *batcher) commit(batch []*writeReq) {
 	live := batch[:0]
 	for _, r := range batch {
@@ -173,67 +185,23 @@ func (b *batcher) commit(batch []*writeReq) {
 			live = append(live, r)
 		}
 	}
+	if len(live) == 0 {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
-	for len(live) > 0 {
-		failed, err := b.try(ctx, live)
-		if failed < 0 {
-			if err != nil {
-				err = fmt.Errorf("group commit of %d writes: %w", len(live), err)
-			}
-			for _, r := range live {
-				finish(r, err)
-			}
-			b.batches.Add(1)
-			b.requests.Add(int64(len(live)))
-			return
-		}
-		finish(live[failed], err)
-		live = append(live[:failed], live[failed+1:]...)
-	}
-}
-
-// try runs live in one transaction. It returns the index of the first request
-// whose write failed with that error (the transaction rolled back), or -1
-// with the result of BEGIN/COMMIT. Requests that fail before writing
-// (unwrapped *hookgate.Error) are answered at once and taken out of live.
-func (b *batcher) try(ctx context.Context, live []*writeReq) (int, error) {
-	tx, err := b.db.BeginTx(ctx, nil)
+	err := b.db.runBatch(ctx, live)
 	if err != nil {
-		return -1, err
+		err = fmt.Errorf("group commit of %d writes: %w", len(live), err)
 	}
-	for i := 0; i < len(live); i++ {
-		r := live[i]
-		err := r.fn(ctx, tx)
-		if err == nil {
-			continue
-		}
-		if _, ok := err.(*hookgate.Error); ok {
-			// Refused before writing (e.g. a lost lease): the transaction
-			// is intact. Answer after the commit like the others, so the
-			// answer never overtakes writes it may have read.
+	b.batches.Add(1)
+	b.requests.Add(int64(len(live)))
+	for _, r := range live {
+		if r.err == nil {
 			r.err = err
-			continue
 		}
-		tx.Rollback()
-		// Clear the answers of refused requests: they run again.
-		for _, o := range live {
-			o.err = nil
-		}
-		return i, err
+		r.done <- struct{}{}
 	}
-	if err := tx.Commit(); err != nil {
-		return -1, err
-	}
-	return -1, nil
-}
-
-// finish answers r: its own refusal if it had one, else err (the batch's).
-func finish(r *writeReq, err error) {
-	if r.err == nil {
-		r.err = err
-	}
-	r.done <- struct{}{}
 }
 
 // close stops accepting requests, runs the queued ones and waits for the
@@ -250,6 +218,116 @@ func (b *batcher) close() {
 	b.wg.Wait()
 }
 
+// runBatch runs reqs in one transaction: first all together, and if a
+// statement fails, again with each request in a savepoint of its own. It sets
+// each request's err to its refusal or failure, and returns the error of the
+// transaction itself (BEGIN or COMMIT), which fails every request without
+// one.
+func (db *DB) runBatch(ctx context.Context, reqs []*writeReq) error {
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		for _, r := range reqs {
+			r.err = nil
+		}
+		return db.runTogether(ctx, tx, reqs)
+	})
+	if err == nil || !errors.Is(err, errStatement) {
+		return err
+	}
+	// A statement failed: find whose.
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		for _, r := range reqs {
+			r.err = nil
+			if _, err := tx.ExecContext(ctx, "SAVEPOINT op"); err != nil {
+				return err
+			}
+			if err := db.runTogether(ctx, tx, []*writeReq{r}); err != nil {
+				if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT op"); rerr != nil {
+					return rerr
+				}
+				r.err = errors.Unwrap(err) // the statement's own error
+			}
+			if _, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT op"); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// errStatement marks the failure of one of a batch's statements (as opposed
+// to BEGIN or COMMIT): the batch runs again, each request in its savepoint.
+var errStatement = errors.New("statement failed")
+
+type statementError struct{ err error }
+
+func (e statementError) Error() string { return e.err.Error() }
+func (e statementError) Unwrap() error { return e.err }
+func (e statementError) Is(target error) bool {
+	return target == errStatement
+}
+
+// failed wraps the error of a batch statement.
+func failed(err error) error {
+	if err == nil {
+		return nil
+	}
+	return statementError{err}
+}
+
+// runTogether runs the operations of reqs, kind by kind: inserts first (so a
+// claim in the same batch sees them), then completions, claims and the
+// remaining write functions. A refusal is recorded on its request; any other
+// error is returned as a statement failure.
+func (db *DB) runTogether(ctx context.Context, tx *sql.Tx, reqs []*writeReq) error {
+	var (
+		ins   []*insertOp
+		comps []*completeOp
+	)
+	for _, r := range reqs {
+		switch {
+		case r.ins != nil:
+			r.ins.req = r
+			ins = append(ins, r.ins)
+		case r.complete != nil:
+			r.complete.req = r
+			comps = append(comps, r.complete)
+		}
+	}
+	if len(ins) > 0 {
+		if err := db.insertAll(ctx, tx, ins); err != nil {
+			return failed(err)
+		}
+	}
+	if len(comps) > 0 {
+		if err := db.completeAll(ctx, tx, comps); err != nil {
+			return failed(err)
+		}
+	}
+	for _, r := range reqs {
+		var err error
+		switch {
+		case r.claim != nil:
+			err = db.claimOne(ctx, tx, r.claim)
+		case r.fn != nil:
+			err = r.fn(ctx, tx)
+		default:
+			continue
+		}
+		if err == nil {
+			continue
+		}
+		if _, ok := err.(*hookgate.Error); ok {
+			// Refused before writing (e.g. a receipt in flight): the
+			// transaction is intact. Answer after the commit like the
+			// others, so the answer never overtakes writes it may have read.
+			r.err = err
+			continue
+		}
+		return failed(err)
+	}
+	return nil
+}
+
 // BatchStats reports how many group commits ran and how many write requests
 // they held, so tests and benchmarks can see the batching.
 func (db *DB) BatchStats() (batches, requests int64) {
@@ -259,29 +337,72 @@ func (db *DB) BatchStats() (batches, requests int64) {
 	return db.batch.batches.Load(), db.batch.requests.Load()
 }
 
-// inBatch runs fn in the next group commit; see batcher.do.
-func (db *DB) inBatch(ctx context.Context, fn writeFunc) error {
+// submit runs r in the next group commit; see batcher.do. Without a batcher
+// (a DB that is not open yet) it runs alone.
+func (db *DB) submit(ctx context.Context, r *writeReq) error {
 	if db.batch == nil {
-		return db.inTx(ctx, func(tx *sql.Tx) error { return fn(ctx, tx) })
+		if err := db.runBatch(ctx, []*writeReq{r}); err != nil {
+			return err
+		}
+		return r.err
 	}
-	return db.batch.do(ctx, fn)
+	return db.batch.do(ctx, r)
 }
 
-// preparedQueries are the statements of the write hot path. On SQLite they
-// are prepared once on the single write connection, so a batch of a hundred
-// ingests does not parse the same INSERT three hundred times. PostgreSQL needs
-// none of this: pgx prepares and caches every statement per connection.
-var preparedQueries = []string{claimKey, insertReceipt, insertHistory, insertAttempt, completeLeased, insertClaimHistory}
+// inBatch runs fn in the next group commit.
+func (db *DB) inBatch(ctx context.Context, fn writeFunc) error {
+	r := &writeReq{fn: fn, done: make(chan struct{}, 1)}
+	return db.submit(ctx, r)
+}
 
-// prepare prepares preparedQueries on SQLite's write connection. It runs
-// before the batcher starts: while a batch holds the only write connection,
-// preparing on the pool would wait for it forever.
+// stmt returns the statement for query bound to tx: SQLite's prepared one
+// (prepare), or nil to run query as text (PostgreSQL, where pgx prepares and
+// caches every statement per connection by itself).
+func (db *DB) stmt(ctx context.Context, tx *sql.Tx, query string) *sql.Stmt {
+	if st := db.stmts[query]; st != nil {
+		return tx.StmtContext(ctx, st)
+	}
+	return nil
+}
+
+// exec runs query (written with ? placeholders) in tx, through its prepared
+// statement when there is one.
+func (db *DB) exec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
+	if st := db.stmt(ctx, tx, query); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return tx.ExecContext(ctx, db.d.q(query), args...)
+}
+
+// query is exec for a statement that returns rows.
+func (db *DB) query(ctx context.Context, tx *sql.Tx, query string, args ...any) (*sql.Rows, error) {
+	if st := db.stmt(ctx, tx, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return tx.QueryContext(ctx, db.d.q(query), args...)
+}
+
+// queryRow is query for a statement that returns one row.
+func (db *DB) queryRow(ctx context.Context, tx *sql.Tx, query string, args ...any) *sql.Row {
+	if st := db.stmt(ctx, tx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return tx.QueryRowContext(ctx, db.d.q(query), args...)
+}
+
+// prepare prepares SQLite's hot-path statements (sqliteStatements) on its
+// write connection. It runs before the batcher starts: while a batch holds
+// the only write connection, preparing through the pool would wait for it
+// forever, so nothing is prepared later.
 func (db *DB) prepare(ctx context.Context) error {
 	if db.d.name != "sqlite" {
 		return nil
 	}
-	db.stmts = make(map[string]*sql.Stmt, len(preparedQueries))
-	for _, q := range preparedQueries {
+	db.stmts = map[string]*sql.Stmt{}
+	for _, q := range sqliteStatements() {
+		if db.stmts[q] != nil {
+			continue
+		}
 		st, err := db.write.PrepareContext(ctx, q)
 		if err != nil {
 			return fmt.Errorf("prepare %q: %w", q, err)
@@ -291,19 +412,22 @@ func (db *DB) prepare(ctx context.Context) error {
 	return nil
 }
 
-// exec runs query (written with ? placeholders) in tx, through its prepared
-// statement when there is one.
-func (db *DB) exec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
-	if st := db.stmts[query]; st != nil {
-		return tx.StmtContext(ctx, st).ExecContext(ctx, args...)
-	}
-	return tx.ExecContext(ctx, db.d.q(query), args...)
-}
+// chunkSizes are the row counts of the multi-row statements: a batch of n
+// rows is written in at most log2(maxBatch)+1 statements (45 = 32+8+4+1),
+// each prepared once.
+var chunkSizes = []int{256, 128, 64, 32, 16, 8, 4, 2, 1}
 
-// queryRow is exec for a query that returns one row.
-func (db *DB) queryRow(ctx context.Context, tx *sql.Tx, query string, args ...any) *sql.Row {
-	if st := db.stmts[query]; st != nil {
-		return tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+// chunks calls fn with consecutive pieces of [0,n) whose lengths are chunk
+// sizes, largest first.
+func chunks(n int, fn func(lo, hi int) error) error {
+	lo := 0
+	for _, size := range chunkSizes {
+		for n-lo >= size {
+			if err := fn(lo, lo+size); err != nil {
+				return err
+			}
+			lo += size
+		}
 	}
-	return tx.QueryRowContext(ctx, db.d.q(query), args...)
+	return nil
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -19,14 +20,12 @@ func (db *DB) CreateConnection(ctx context.Context, c *hookgate.Connection) erro
 	now := micros(time.Now())
 	// ON CONFLICT DO NOTHING instead of matching driver-specific
 	// unique-violation errors: no row inserted means the name exists.
-	res, err := db.write.ExecContext(ctx, db.d.q(`INSERT INTO connections (name, type, config, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING`), c.Name, c.Type, config, now, now)
+	res, err := db.write1(ctx, `INSERT INTO connections (name, type, config, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING`, c.Name, c.Type, config, now, now)
 	if err != nil {
 		return fmt.Errorf("create connection %s: %w", c.Name, err)
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("create connection %s: %w", c.Name, err)
-	} else if n == 0 {
+	if res == 0 {
 		return hookgate.Errorf(hookgate.EConflict, "connection %q already exists", c.Name)
 	}
 	return nil
@@ -39,21 +38,21 @@ func (db *DB) UpdateConnection(ctx context.Context, c *hookgate.Connection) erro
 	if err != nil {
 		return err
 	}
-	res, err := db.write.ExecContext(ctx, db.d.q(`UPDATE connections SET config = ?, updated_at = ?
-		WHERE type = ? AND name = ?`), config, micros(time.Now()), c.Type, c.Name)
+	n, err := db.write1(ctx, `UPDATE connections SET config = ?, updated_at = ?
+		WHERE type = ? AND name = ?`, config, micros(time.Now()), c.Type, c.Name)
 	if err != nil {
 		return fmt.Errorf("update connection %s: %w", c.Name, err)
 	}
-	return mustAffect(res, "connection "+c.Type+"/"+c.Name)
+	return mustAffect(n, "connection "+c.Type+"/"+c.Name)
 }
 
 // DeleteConnection implements hookgate.Store.
 func (db *DB) DeleteConnection(ctx context.Context, typ, name string) error {
-	res, err := db.write.ExecContext(ctx, db.d.q(`DELETE FROM connections WHERE type = ? AND name = ?`), typ, name)
+	n, err := db.write1(ctx, `DELETE FROM connections WHERE type = ? AND name = ?`, typ, name)
 	if err != nil {
 		return fmt.Errorf("delete connection %s: %w", name, err)
 	}
-	return mustAffect(res, "connection "+typ+"/"+name)
+	return mustAffect(n, "connection "+typ+"/"+name)
 }
 
 // Connections implements hookgate.Store, ordered by name.
@@ -93,11 +92,22 @@ func connectionJSON(c *hookgate.Connection) (string, error) {
 	return string(b), nil
 }
 
-func mustAffect(res interface{ RowsAffected() (int64, error) }, what string) error {
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
+// write1 runs one statement in the next group commit and returns the rows
+// it affected.
+func (db *DB) write1(ctx context.Context, query string, args ...any) (int64, error) {
+	var n int64
+	err := db.inBatch(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, db.d.q(query), args...)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return n, err
+}
+
+func mustAffect(n int64, what string) error {
 	if n == 0 {
 		return &hookgate.Error{Code: hookgate.ENotFound, Message: what + " not found"}
 	}

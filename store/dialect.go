@@ -45,6 +45,15 @@ var (
 	}
 )
 
+// lockRowsOf is lockRows for the rows of one table of a join (PostgreSQL
+// cannot lock the nullable side of an outer join).
+func (d dialect) lockRowsOf(alias string) string {
+	if d.lockRows == "" {
+		return ""
+	}
+	return d.lockRows + " OF " + alias
+}
+
 // q returns query with the dialect's placeholders. Queries contain no ?
 // inside string literals.
 func (d dialect) q(query string) string {

@@ -3,22 +3,32 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	hookgate "github.com/hookgate/hookgate"
 )
 
+// claimOp is one Claim: lease up to limit due jobs to owner.
+type claimOp struct {
+	owner     string
+	limit     int
+	at, until int64
+	out       []*hookgate.Receipt
+	trs       []hookgate.Transition
+}
+
 // Claim implements hookgate.Store.
 //
-// The due rows are selected and locked first, then leased, in one
-// transaction: on PostgreSQL the SELECT takes row locks with SKIP LOCKED, so
-// concurrent claimers pass over each other's rows and re-check a row's lease
-// after waiting for nothing; on SQLite the IMMEDIATE transaction makes the
-// claimer the only writer. Selecting first also yields each receipt's
-// previous status for its history row.
+// One statement selects the due jobs and leases them. next_attempt_at moves
+// to the lease's end: that is when the job is attempted again if this owner
+// dies, and it keeps leased rows out of the front of the due index, so a
+// claim reads only due rows instead of stepping over every job in flight. On
+// PostgreSQL the selection locks rows with SKIP LOCKED, so concurrent
+// claimers pass over each other's rows; on SQLite the IMMEDIATE transaction
+// makes the claimer the only writer.
 func (db *DB) Claim(ctx context.Context, owner string, limit int, now time.Time, lease time.Duration) ([]*hookgate.Receipt, []hookgate.Transition, error) {
 	if owner == "" {
 		return nil, nil, hookgate.Errorf(hookgate.EInvalid, "claim: owner is required")
@@ -26,260 +36,161 @@ func (db *DB) Claim(ctx context.Context, owner string, limit int, now time.Time,
 	if limit <= 0 {
 		return nil, nil, nil
 	}
-	at := micros(now)
-	var (
-		out []*hookgate.Receipt
-		trs []hookgate.Transition
-	)
-	err := db.inBatch(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		out, trs = nil, nil
-		if db.d.dollar {
-			var err error
-			out, trs, err = claimPostgres(ctx, tx, owner, limit, at, micros(now.Add(lease)))
-			return err
-		}
-		rows, err := tx.QueryContext(ctx, db.d.q(`SELECT id, status FROM receipts
-			WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?)
-			ORDER BY next_attempt_at, id LIMIT ?`+db.d.skipLocked), at, at, limit)
-		if err != nil {
-			return fmt.Errorf("select due receipts: %w", err)
-		}
-		var (
-			ids  []any
-			prev = map[string]hookgate.Status{}
-		)
-		for rows.Next() {
-			var id, status string
-			if err := rows.Scan(&id, &status); err != nil {
-				rows.Close()
-				return fmt.Errorf("select due receipts: %w", err)
-			}
-			ids = append(ids, id)
-			prev[id] = hookgate.Status(status)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("select due receipts: %w", err)
-		}
-		if len(ids) == 0 {
-			return nil
-		}
-
-		// next_attempt_at moves to the lease's end: that is when the job is
-		// attempted again if this owner dies, and it keeps leased rows out of
-		// the front of the due index, so a claim reads only due rows instead
-		// of stepping over every job in flight.
-		until := micros(now.Add(lease))
-		args := append([]any{string(hookgate.StatusDispatched), owner, until, until, at}, ids...)
-		rows, err = tx.QueryContext(ctx, db.d.q(`UPDATE receipts
-			SET status = ?, lease_owner = ?, lease_until = ?, next_attempt_at = ?, updated_at = ?
-			WHERE id IN (`+placeholders(len(ids))+`) RETURNING `+fullColumns), args...)
-		if err != nil {
-			return fmt.Errorf("lease receipts: %w", err)
-		}
-		byID := make(map[string]*hookgate.Receipt, len(ids))
-		for rows.Next() {
-			r, err := scanReceipt(rows, true)
-			if err != nil {
-				rows.Close()
-				return fmt.Errorf("lease receipts: %w", err)
-			}
-			byID[r.ID] = r
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("lease receipts: %w", err)
-		}
-
-		if err := loadRoundAttempts(ctx, tx, db.d, byID); err != nil {
-			return err
-		}
-
-		// One statement writes every transition of the claim (a JSON array
-		// of [id, previous status] pairs), not one insert per receipt.
-		pairs := make([][2]string, 0, len(ids))
-		for _, v := range ids {
-			id := v.(string)
-			r := byID[id]
-			if r == nil {
-				return fmt.Errorf("lease receipts: %s vanished", id)
-			}
-			tr := hookgate.Transition{ReceiptID: id, Connection: r.Connection, From: prev[id],
-				Status: hookgate.StatusDispatched, At: r.UpdatedAt}
-			pairs = append(pairs, [2]string{id, string(tr.From)})
-			out, trs = append(out, r), append(trs, tr)
-		}
-		list, err := json.Marshal(pairs)
-		if err != nil {
-			return fmt.Errorf("insert history: %w", err)
-		}
-		if _, err := db.exec(ctx, tx, insertClaimHistory, string(hookgate.StatusDispatched), at, string(list)); err != nil {
-			return fmt.Errorf("insert history: %w", err)
-		}
-		return nil
-	})
-	if err != nil {
+	op := &claimOp{owner: owner, limit: limit, at: micros(now), until: micros(now.Add(lease))}
+	if err := db.submit(ctx, &writeReq{claim: op, done: make(chan struct{}, 1)}); err != nil {
 		return nil, nil, fmt.Errorf("claim receipts: %w", err)
 	}
-	return out, trs, nil
+	return op.out, op.trs, nil
 }
 
-// loadRoundAttempts reads the attempts of the current round of the claimed
-// receipts: the dispatcher skips handlers that already succeeded in it. A
-// receipt on its first pass of the round (attempt_count 0, the common case)
-// has none to read.
-func loadRoundAttempts(ctx context.Context, tx *sql.Tx, d dialect, byID map[string]*hookgate.Receipt) error {
-	var retried []any
-	for _, r := range byID {
-		if r.AttemptCount > 0 {
-			retried = append(retried, r.ID)
-		}
+// claimSQLite leases the due jobs and appends each one's transition to its
+// history; the previous status is read back from the line it appended.
+const claimSQLite = `UPDATE OR FAIL receipts SET status = 'dispatched', lease_owner = ?1, lease_until = ?2,
+	next_attempt_at = ?2, updated_at = ?3,
+	history = history || json_object('from', status, 'status', 'dispatched', 'at', ?3) || char(10)
+	WHERE seq IN (SELECT seq FROM receipts
+		WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= ?3 AND (lease_until IS NULL OR lease_until < ?3)
+		ORDER BY next_attempt_at, seq LIMIT ?4)
+	RETURNING ` + summaryColumns + `, attempts, history`
+
+// claimBodiesSQLite reads the bodies of the claimed receipts (a JSON array
+// of their seqs).
+const claimBodiesSQLite = `SELECT seq, headers, body, encoding FROM bodies WHERE seq IN (SELECT value FROM json_each(?))`
+
+// claimPostgres is Claim in one round trip: lock the due jobs (SKIP LOCKED),
+// lease them with their transition, and answer them with their bodies and
+// previous status.
+var claimPostgres = `WITH due AS (
+	SELECT seq, status FROM receipts
+	WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= $3 AND (lease_until IS NULL OR lease_until < $3)
+	ORDER BY next_attempt_at, seq LIMIT $4 FOR UPDATE SKIP LOCKED
+), u AS (
+	UPDATE receipts r SET status = 'dispatched', lease_owner = $1, lease_until = $2, next_attempt_at = $2,
+		updated_at = $3,
+		history = r.history || json_build_object('from', due.status, 'status', 'dispatched'::text, 'at', $3::bigint)::text || E'\n'
+	FROM due WHERE r.seq = due.seq
+	RETURNING ` + prefixedSummary + `, r.attempts, r.history
+)
+SELECT u.*, b.headers, b.body, b.encoding FROM u JOIN bodies b ON b.seq = u.seq`
+
+func (db *DB) claimOne(ctx context.Context, tx *sql.Tx, op *claimOp) error {
+	op.out, op.trs = nil, nil
+	var (
+		rows *sql.Rows
+		err  error
+	)
+	if db.d.dollar {
+		rows, err = tx.QueryContext(ctx, claimPostgres, op.owner, op.until, op.at, op.limit)
+	} else {
+		rows, err = db.query(ctx, tx, claimSQLite, op.owner, op.until, op.at, op.limit)
 	}
-	if len(retried) == 0 {
+	if err != nil {
+		return fmt.Errorf("lease receipts: %w", err)
+	}
+	bySeq := map[int64]*hookgate.Receipt{}
+	var seqs []int64
+	err = func() error {
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				seq               int64
+				attempts, history string
+				headers           string
+				body              []byte
+				encoding          int
+				r                 *hookgate.Receipt
+				err               error
+			)
+			if db.d.dollar {
+				r, seq, err = scanReceipt(rows, &attempts, &history, &headers, &body, &encoding)
+				if err == nil {
+					err = setContent(r, headers, body, encoding)
+				}
+			} else {
+				r, seq, err = scanReceipt(rows, &attempts, &history)
+			}
+			if err != nil {
+				return err
+			}
+			if r.History, err = decodeHistory(history, r.ID, r.Connection); err != nil {
+				return err
+			}
+			if r.AttemptCount > 0 {
+				// The dispatcher skips handlers that already succeeded in
+				// this round; a first pass has none.
+				all, err := decodeAttempts(attempts, r.ID)
+				if err != nil {
+					return err
+				}
+				for _, a := range all {
+					if a.Round == r.Round {
+						r.Attempts = append(r.Attempts, a)
+					}
+				}
+			}
+			bySeq[seq] = r
+			seqs = append(seqs, seq)
+		}
+		return rows.Err()
+	}()
+	if err != nil {
+		return fmt.Errorf("lease receipts: %w", err)
+	}
+	if len(seqs) == 0 {
 		return nil
 	}
-	rows, err := tx.QueryContext(ctx, d.q(`SELECT `+prefixed("a.", attemptColumns)+` FROM attempts a
-		JOIN receipts r ON r.id = a.receipt_id AND r.round = a.round
-		WHERE a.receipt_id IN (`+placeholders(len(retried))+`)
-		ORDER BY a.receipt_id, a.started_at, a.number, a.id`), retried...)
-	if err != nil {
-		return fmt.Errorf("read attempts: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		id, a, err := scanAttempt(rows)
-		if err != nil {
-			return fmt.Errorf("read attempts: %w", err)
-		}
-		if r := byID[id]; r != nil {
-			r.Attempts = append(r.Attempts, a)
+	if !db.d.dollar {
+		if err := db.claimBodies(ctx, tx, bySeq, seqs); err != nil {
+			return fmt.Errorf("read bodies: %w", err)
 		}
 	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read attempts: %w", err)
+	slices.Sort(seqs)
+	for _, seq := range seqs {
+		r := bySeq[seq]
+		last := r.History[len(r.History)-1]
+		r.History = nil // Claim answers the receipt, not its past
+		op.out = append(op.out, r)
+		op.trs = append(op.trs, last)
 	}
 	return nil
 }
 
-// claimInOne is Claim on PostgreSQL in one round trip: lock the due jobs
-// (SKIP LOCKED: concurrent claimers pass over each other), lease them, and
-// write each one's transition, answering the leased rows with their previous
-// status. Arguments: dispatched status, owner, lease end, now, limit.
-var claimInOne = `WITH due AS (
-	SELECT id, status FROM receipts
-	WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= $4 AND (lease_until IS NULL OR lease_until < $4)
-	ORDER BY next_attempt_at, id LIMIT $5 FOR UPDATE SKIP LOCKED
-), u AS (
-	UPDATE receipts r SET status = $1, lease_owner = $2, lease_until = $3, next_attempt_at = $3, updated_at = $4
-	FROM due WHERE r.id = due.id
-	RETURNING ` + prefixed("r.", fullColumns) + `, due.status AS prev
-), h AS (
-	INSERT INTO history (receipt_id, from_status, status, reason, at) SELECT id, prev, $1, '', $4 FROM u
-)
-SELECT * FROM u ORDER BY id`
-
-// claimPostgres runs claimInOne; see Claim.
-func claimPostgres(ctx context.Context, tx *sql.Tx, owner string, limit int, at, until int64) ([]*hookgate.Receipt, []hookgate.Transition, error) {
-	rows, err := tx.QueryContext(ctx, claimInOne, string(hookgate.StatusDispatched), owner, until, at, limit)
+func (db *DB) claimBodies(ctx context.Context, tx *sql.Tx, bySeq map[int64]*hookgate.Receipt, seqs []int64) error {
+	rows, err := db.query(ctx, tx, claimBodiesSQLite, int64List(seqs))
 	if err != nil {
-		return nil, nil, fmt.Errorf("lease receipts: %w", err)
+		return err
 	}
-	var (
-		out  []*hookgate.Receipt
-		trs  []hookgate.Transition
-		byID = map[string]*hookgate.Receipt{}
-	)
+	defer rows.Close()
 	for rows.Next() {
-		var prev string
-		r, err := scanReceipt(rows, true, &prev)
-		if err != nil {
-			rows.Close()
-			return nil, nil, fmt.Errorf("lease receipts: %w", err)
+		var (
+			seq      int64
+			headers  string
+			body     []byte
+			encoding int
+		)
+		if err := rows.Scan(&seq, &headers, &body, &encoding); err != nil {
+			return err
 		}
-		byID[r.ID] = r
-		out = append(out, r)
-		trs = append(trs, hookgate.Transition{ReceiptID: r.ID, Connection: r.Connection, From: hookgate.Status(prev),
-			Status: hookgate.StatusDispatched, At: r.UpdatedAt})
+		if r := bySeq[seq]; r != nil {
+			if err := setContent(r, headers, body, encoding); err != nil {
+				return err
+			}
+		}
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, nil, fmt.Errorf("lease receipts: %w", err)
-	}
-	if err := loadRoundAttempts(ctx, tx, postgresDialect, byID); err != nil {
-		return nil, nil, err
-	}
-	return out, trs, nil
+	return rows.Err()
 }
 
-// insertClaimHistory writes the transitions of a claim on SQLite in one
-// statement: its last argument is a JSON array of [receipt id, previous
-// status] pairs, inserted in array order.
-const insertClaimHistory = `INSERT INTO history (receipt_id, from_status, status, reason, at)
-	SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), ?, '', ? FROM json_each(?) ORDER BY key`
-
-// Statements of Complete on SQLite (prepared, see batch.go). completeLeased
-// records the outcome only if owner still holds the lease, and answers what
-// the attempts need; a leased receipt is always in status dispatched (Claim
-// sets it, and nothing else changes a leased receipt), which is therefore
-// the transition's previous status.
-const (
-	insertAttempt = `INSERT INTO attempts (receipt_id, round, handler, number,
-		started_at, finished_at, outcome, status_code, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	completeLeased = `UPDATE receipts SET status = ?, reason = ?,
-		attempt_count = attempt_count + 1, next_attempt_at = ?, lease_owner = NULL, lease_until = NULL,
-		updated_at = ? WHERE id = ? AND lease_owner = ? RETURNING connection, round`
-)
-
-// completeInOne is Complete on PostgreSQL in one round trip instead of
-// three or more: record the attempts, the outcome and the transition only if
-// the caller still holds the lease (the UPDATE's WHERE, re-checked on the
-// latest row version under its lock), and answer the previous status, the
-// connection and whether the lease held. cur reads the statement's snapshot,
-// i.e. the row before u changes it (no FOR UPDATE: a row locked and updated
-// by the same statement would be skipped). Arguments: id, status, reason,
-// next_attempt_at, at, owner, then one array per attempt column.
-const completeInOne = `WITH cur AS (
-	SELECT status, connection, round FROM receipts WHERE id = $1
-), u AS (
-	UPDATE receipts SET status = $2, reason = $3, attempt_count = attempt_count + 1, next_attempt_at = $4,
-		lease_owner = NULL, lease_until = NULL, updated_at = $5
-	WHERE id = $1 AND lease_owner = $6 RETURNING id
-), a AS (
-	INSERT INTO attempts (receipt_id, round, handler, number, started_at, finished_at, outcome, status_code, error)
-	SELECT $1, cur.round, x.handler, x.number, x.started_at, x.finished_at, x.outcome, x.status_code, x.error
-	FROM cur, u, unnest($7::text[], $8::integer[], $9::bigint[], $10::bigint[], $11::text[], $12::integer[], $13::text[])
-		AS x (handler, number, started_at, finished_at, outcome, status_code, error)
-), h AS (
-	INSERT INTO history (receipt_id, from_status, status, reason, at) SELECT $1, cur.status, $2, $3, $5 FROM cur, u
-)
-SELECT cur.status, cur.connection, EXISTS (SELECT 1 FROM u) FROM cur`
-
-// completePostgres runs completeInOne; see Complete.
-func completePostgres(ctx context.Context, tx *sql.Tx, owner string, c hookgate.Completion, at int64) (status, connection string, err error) {
-	n := len(c.Attempts)
-	var (
-		handlers, outcomes, errs = make([]string, n), make([]string, n), make([]string, n)
-		numbers, codes           = make([]int32, n), make([]int32, n)
-		started, finished        = make([]int64, n), make([]int64, n)
-	)
-	for i, a := range c.Attempts {
-		handlers[i], numbers[i], started[i], finished[i] = a.Handler, int32(a.Number), micros(a.StartedAt), micros(a.FinishedAt)
-		outcomes[i], codes[i], errs[i] = string(a.Outcome), int32(a.StatusCode), a.Error
-	}
-	var held bool
-	err = tx.QueryRowContext(ctx, completeInOne, c.ReceiptID, string(c.Status), c.Reason, nullMicros(c.NextAttemptAt), at, owner,
-		handlers, numbers, started, finished, outcomes, codes, errs).Scan(&status, &connection, &held)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", "", &hookgate.Error{Code: hookgate.ENotFound, Message: "receipt " + c.ReceiptID + " not found"}
-	}
-	if err != nil {
-		return "", "", fmt.Errorf("complete: %w", err)
-	}
-	if !held {
-		return "", "", &hookgate.Error{Code: hookgate.EConflict,
-			Message: "receipt " + c.ReceiptID + " is not leased to " + owner + "; another worker took it over"}
-	}
-	return status, connection, nil
+// completeOp is one Complete: the outcome of a claimed job.
+type completeOp struct {
+	req   *writeReq
+	owner string
+	c     hookgate.Completion
+	at    int64
+	// history is the line appended to the receipt's history, attempts the
+	// JSON of its pass (nil without attempts), see passJSON.
+	history  string
+	attempts any
+	tr       hookgate.Transition
 }
 
 // Complete implements hookgate.Store. A caller that no longer holds the lease
@@ -299,59 +210,129 @@ func (db *DB) Complete(ctx context.Context, owner string, c hookgate.Completion)
 	if when.IsZero() {
 		when = time.Now()
 	}
-	at := micros(when)
-	var tr hookgate.Transition
-	err := db.inBatch(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		if db.d.dollar {
-			status, connection, err := completePostgres(ctx, tx, owner, c, at)
-			if err != nil {
-				return err
-			}
-			tr = hookgate.Transition{ReceiptID: c.ReceiptID, Connection: connection, From: hookgate.Status(status),
-				Status: c.Status, Reason: c.Reason, At: fromMicros(at)}
-			return nil
-		}
-		var (
-			connection string
-			round      int
-		)
-		err := db.queryRow(ctx, tx, completeLeased, string(c.Status), c.Reason, nullMicros(c.NextAttemptAt), at,
-			c.ReceiptID, owner).Scan(&connection, &round)
-		if errors.Is(err, sql.ErrNoRows) {
-			// Nothing was written: tell a lost lease from a missing receipt.
-			var one int
-			err := tx.QueryRowContext(ctx, `SELECT 1 FROM receipts WHERE id = ?`, c.ReceiptID).Scan(&one)
-			switch {
-			case errors.Is(err, sql.ErrNoRows):
-				return &hookgate.Error{Code: hookgate.ENotFound, Message: "receipt " + c.ReceiptID + " not found"}
-			case err != nil:
-				return fmt.Errorf("read receipt: %w", err)
-			}
-			return &hookgate.Error{Code: hookgate.EConflict,
-				Message: "receipt " + c.ReceiptID + " is not leased to " + owner + "; another worker took it over"}
-		}
-		if err != nil {
-			return fmt.Errorf("update receipt: %w", err)
-		}
-		for _, a := range c.Attempts {
-			if _, err := db.exec(ctx, tx, insertAttempt,
-				c.ReceiptID, round, a.Handler, a.Number, micros(a.StartedAt), micros(a.FinishedAt),
-				string(a.Outcome), a.StatusCode, a.Error); err != nil {
-				return fmt.Errorf("insert attempt: %w", err)
-			}
-		}
-		status := string(hookgate.StatusDispatched)
-		if _, err := db.exec(ctx, tx, insertHistory, c.ReceiptID, status, string(c.Status), c.Reason, at); err != nil {
-			return fmt.Errorf("insert history: %w", err)
-		}
-		tr = hookgate.Transition{ReceiptID: c.ReceiptID, Connection: connection, From: hookgate.Status(status),
-			Status: c.Status, Reason: c.Reason, At: fromMicros(at)}
-		return nil
-	})
-	if err != nil {
+	op := &completeOp{owner: owner, c: c, at: micros(when)}
+	// A leased receipt is always in status dispatched (Claim sets it, and
+	// nothing else changes a leased receipt): the transition's previous
+	// status.
+	op.tr = hookgate.Transition{ReceiptID: c.ReceiptID, From: hookgate.StatusDispatched, Status: c.Status,
+		Reason: c.Reason, At: fromMicros(op.at)}
+	op.history = historyLine(op.tr)
+	op.attempts = passJSON(c.Attempts)
+	if err := db.submit(ctx, &writeReq{complete: op, done: make(chan struct{}, 1)}); err != nil {
 		return nil, fmt.Errorf("complete receipt %s: %w", c.ReceiptID, err)
 	}
-	return []hookgate.Transition{tr}, nil
+	return []hookgate.Transition{op.tr}, nil
+}
+
+// completeSQLite records an outcome only if owner still holds the lease.
+const completeSQLite = `UPDATE receipts SET status = ?, reason = ?, attempt_count = attempt_count + 1,
+	next_attempt_at = ?, lease_owner = NULL, lease_until = NULL, updated_at = ?,
+	history = history || ?, attempts = attempts || COALESCE(json_set(?, '$.round', round) || char(10), '')
+	WHERE id = ? AND lease_owner = ? RETURNING connection`
+
+// completePostgres records a batch of outcomes from arrays, each only where
+// its owner still holds the lease, and answers the receipts it changed.
+const completePostgres = `UPDATE receipts r SET status = v.status, reason = v.reason,
+	attempt_count = r.attempt_count + 1, next_attempt_at = v.next, lease_owner = NULL, lease_until = NULL,
+	updated_at = v.at, history = r.history || v.history,
+	attempts = r.attempts || COALESCE(jsonb_set(v.attempts::jsonb, '{round}', to_jsonb(r.round))::text || E'\n', '')
+	FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::text[], $8::text[])
+		AS v (id, owner, status, reason, next, at, history, attempts)
+	WHERE r.id = v.id AND r.lease_owner = v.owner
+	RETURNING r.id, r.connection`
+
+// completeAll records ops. Each op whose lease is gone gets a refusal
+// (EConflict, or ENotFound for a receipt that does not exist); the others
+// are written. The same receipt twice in one batch (its old owner and its
+// new one) is written in two rounds, so each meets the row as it is then.
+func (db *DB) completeAll(ctx context.Context, tx *sql.Tx, ops []*completeOp) error {
+	for _, op := range ops {
+		op.tr.Connection = ""
+	}
+	err := inRounds(ops, func(op *completeOp) string { return op.c.ReceiptID }, func(round []*completeOp) error {
+		return db.completeRound(ctx, tx, round)
+	})
+	if err != nil {
+		return err
+	}
+	var lost []*completeOp
+	for _, op := range ops {
+		if op.tr.Connection == "" {
+			lost = append(lost, op)
+		}
+	}
+	if len(lost) == 0 {
+		return nil
+	}
+	// Nothing was written for these: tell a lost lease from a missing receipt.
+	for _, op := range lost {
+		var one int
+		err := tx.QueryRowContext(ctx, db.d.q(`SELECT 1 FROM receipts WHERE id = ?`), op.c.ReceiptID).Scan(&one)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			op.req.err = &hookgate.Error{Code: hookgate.ENotFound, Message: "receipt " + op.c.ReceiptID + " not found"}
+		case err != nil:
+			return fmt.Errorf("read receipt: %w", err)
+		default:
+			op.req.err = &hookgate.Error{Code: hookgate.EConflict,
+				Message: "receipt " + op.c.ReceiptID + " is not leased to " + op.owner + "; another worker took it over"}
+		}
+	}
+	return nil
+}
+
+func (db *DB) completeRound(ctx context.Context, tx *sql.Tx, ops []*completeOp) error {
+	if !db.d.dollar {
+		for _, op := range ops {
+			c := op.c
+			err := db.queryRow(ctx, tx, completeSQLite, string(c.Status), c.Reason, nullMicros(c.NextAttemptAt), op.at,
+				op.history, op.attempts, c.ReceiptID, op.owner).Scan(&op.tr.Connection)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("complete %s: %w", c.ReceiptID, err)
+			}
+		}
+		return nil
+	}
+	n := len(ops)
+	var (
+		ids, owners, statuses, reasons = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		next                           = make([]*int64, n)
+		at                             = make([]int64, n)
+		history                        = make([]string, n)
+		attempts                       = make([]*string, n)
+	)
+	byID := make(map[string]*completeOp, n)
+	for i, op := range ops {
+		c := op.c
+		byID[c.ReceiptID] = op
+		ids[i], owners[i], statuses[i], reasons[i] = c.ReceiptID, op.owner, string(c.Status), c.Reason
+		if c.NextAttemptAt != nil {
+			v := micros(*c.NextAttemptAt)
+			next[i] = &v
+		}
+		at[i], history[i] = op.at, op.history
+		if a, ok := op.attempts.(string); ok {
+			attempts[i] = &a
+		}
+	}
+	rows, err := tx.QueryContext(ctx, completePostgres, ids, owners, statuses, reasons, next, at, history, attempts)
+	if err != nil {
+		return fmt.Errorf("complete: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, connection string
+		if err := rows.Scan(&id, &connection); err != nil {
+			return fmt.Errorf("complete: %w", err)
+		}
+		if op := byID[id]; op != nil {
+			op.tr.Connection = connection
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("complete: %w", err)
+	}
+	return nil
 }
 
 // Replay implements hookgate.Store. A receipt whose lease is held is in
@@ -359,7 +340,7 @@ func (db *DB) Complete(ctx context.Context, owner string, c hookgate.Completion)
 func (db *DB) Replay(ctx context.Context, id string, now time.Time) (hookgate.Transition, error) {
 	at := micros(now)
 	var tr hookgate.Transition
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.inBatch(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var (
 			status, connection string
 			leaseUntil         sql.NullInt64
@@ -379,16 +360,13 @@ func (db *DB) Replay(ctx context.Context, id string, now time.Time) (hookgate.Tr
 		if leaseUntil.Valid && leaseUntil.Int64 >= at {
 			return hookgate.Errorf(hookgate.EConflict, "receipt %s is in flight; replay it when the attempt completes", id)
 		}
-		if _, err := tx.ExecContext(ctx, db.d.q(`UPDATE receipts SET status = ?, reason = '', round = round + 1,
-			attempt_count = 0, next_attempt_at = ?, lease_owner = NULL, lease_until = NULL, updated_at = ?
-			WHERE id = ?`), string(hookgate.StatusReceived), at, at, id); err != nil {
-			return fmt.Errorf("update receipt: %w", err)
-		}
-		if _, err := tx.ExecContext(ctx, db.d.q(insertHistory), id, status, string(hookgate.StatusReceived), "replay", at); err != nil {
-			return fmt.Errorf("insert history: %w", err)
-		}
 		tr = hookgate.Transition{ReceiptID: id, Connection: connection, From: hookgate.Status(status),
 			Status: hookgate.StatusReceived, Reason: "replay", At: fromMicros(at)}
+		if _, err := tx.ExecContext(ctx, db.d.q(`UPDATE receipts SET status = ?, reason = '', round = round + 1,
+			attempt_count = 0, next_attempt_at = ?, lease_owner = NULL, lease_until = NULL, updated_at = ?,
+			history = history || ? WHERE id = ?`), string(hookgate.StatusReceived), at, at, historyLine(tr), id); err != nil {
+			return fmt.Errorf("update receipt: %w", err)
+		}
 		return nil
 	})
 	if err != nil {
@@ -403,34 +381,48 @@ const pruneBatch = 1000
 
 // PruneIdempotencyKeys implements hookgate.Store. A key whose expires_at is
 // at or before now is expired (the same rule Ingest uses to take one over).
+// Keys have no index on their expiry (ingest would write it for every
+// delivery): pruning walks them in key order, pruneBatch keys per write, so
+// that a large table is pruned in many short transactions between ingests.
 func (db *DB) PruneIdempotencyKeys(ctx context.Context, now time.Time) (int64, error) {
-	var total int64
-	for {
-		res, err := db.write.ExecContext(ctx, db.d.q(`DELETE FROM idempotency_keys WHERE key IN
-			(SELECT key FROM idempotency_keys WHERE expires_at <= ? LIMIT ?)`), micros(now), pruneBatch)
+	var (
+		total int64
+		after string // keys are compared from the empty string up
+		done  bool
+	)
+	for !done {
+		var (
+			n    int64
+			next string
+		)
+		err := db.inBatch(ctx, func(ctx context.Context, tx *sql.Tx) error {
+			n, done, next = 0, false, after // the batch may run this again
+			var last string
+			err := tx.QueryRowContext(ctx, db.d.q(`SELECT key FROM idempotency_keys WHERE key > ?
+				ORDER BY key LIMIT 1 OFFSET ?`), after, pruneBatch-1).Scan(&last)
+			var res sql.Result
+			switch {
+			case errors.Is(err, sql.ErrNoRows): // the last chunk
+				done = true
+				res, err = tx.ExecContext(ctx, db.d.q(`DELETE FROM idempotency_keys WHERE key > ? AND expires_at <= ?`),
+					after, micros(now))
+			case err != nil:
+				return err
+			default:
+				res, err = tx.ExecContext(ctx, db.d.q(`DELETE FROM idempotency_keys WHERE key > ? AND key <= ?
+					AND expires_at <= ?`), after, last, micros(now))
+				next = last
+			}
+			if err != nil {
+				return err
+			}
+			n, err = res.RowsAffected()
+			return err
+		})
 		if err != nil {
 			return total, fmt.Errorf("prune idempotency keys: %w", err)
 		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return total, fmt.Errorf("prune idempotency keys: %w", err)
-		}
-		total += n
-		if n < pruneBatch {
-			return total, nil
-		}
+		total, after = total+n, next
 	}
-}
-
-// prefixed qualifies each column of a comma-separated list.
-func prefixed(p, columns string) string {
-	out := make([]byte, 0, len(columns)+16*len(p))
-	out = append(out, p...)
-	for i := 0; i < len(columns); i++ {
-		out = append(out, columns[i])
-		if columns[i] == ' ' && i > 0 && columns[i-1] == ',' {
-			out = append(out, p...)
-		}
-	}
-	return string(out)
+	return total, nil
 }

@@ -1,272 +1,193 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	hookgate "github.com/hookgate/hookgate"
 )
 
-// summaryColumns are the receipt columns of a listing; fullColumns add the
-// headers and body.
-const (
-	summaryColumns = "id, connection_type, connection, event_type, nonce, idempotency_key, status, reason, " +
-		"duplicate_of, received_at, updated_at, secret_id, trace, attempt_count, round, next_attempt_at"
-	fullColumns = summaryColumns + ", headers, body"
-)
+// A receipt is two rows: receipts holds what is searched and what changes
+// (status, job, lease, and the receipt's history and attempts), bodies holds
+// what is written once and read only with the whole receipt (headers, body,
+// trace). Keeping the bytes out of the row that every transition rewrites
+// keeps claims and completions small, and listings never touch them.
+//
+// History and attempts are JSON lines appended to the receipt's row: they
+// are only ever read with it, and the transition that adds one rewrites that
+// row anyway, so a line costs no index and no extra row.
 
-const insertReceipt = `INSERT INTO receipts (id, connection_type, connection, event_type, nonce, idempotency_key,
-	status, reason, duplicate_of, received_at, updated_at, headers, body, secret_id, trace, attempt_count, round,
-	next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+// summaryColumns are the receipt columns of a listing, seq first.
+const summaryColumns = "seq, id, connection_type, connection, event_type, nonce, idempotency_key, status, reason, " +
+	"duplicate_of, received_at, updated_at, secret_id, attempt_count, round, next_attempt_at"
 
-// claimKey takes an idempotency key for a receipt, or takes over one that has
-// expired, and answers the receipt it now points to. No row back means the key
-// is held by an earlier receipt within its TTL. The unique key decides, so two
-// concurrent deliveries of one key cannot both pass (on PostgreSQL the second
-// INSERT waits for the first transaction, then sees the conflict).
-const claimKey = `INSERT INTO idempotency_keys (key, receipt_id, expires_at) VALUES (?, ?, ?)
-	ON CONFLICT (key) DO UPDATE SET receipt_id = excluded.receipt_id, expires_at = excluded.expires_at
-	WHERE idempotency_keys.expires_at <= ?
-	RETURNING receipt_id`
+// prefixedSummary is summaryColumns qualified by the alias r, for joins.
+var prefixedSummary = prefixed("r.", summaryColumns)
 
-const insertHistory = `INSERT INTO history (receipt_id, from_status, status, reason, at) VALUES (?, ?, ?, ?, ?)`
+// rowScanner is a *sql.Row or *sql.Rows.
+type rowScanner interface{ Scan(dest ...any) error }
 
-// ingestFresh is Ingest's common case on PostgreSQL in one round trip
-// instead of three: claim the idempotency key, insert the receipt only if
-// the key was claimed, and its first transition. One affected row (the
-// history insert) means stored; none means the key is held by an earlier
-// receipt, and Ingest takes the duplicate path. Data-modifying CTEs see one
-// snapshot, which is all this needs: each step reads only the RETURNING of
-// the one before. The arguments are those of insertReceipt's columns,
-// followed by the key's expiry.
-const ingestFresh = `WITH k AS (
-	INSERT INTO idempotency_keys (key, receipt_id, expires_at) VALUES ($6, $1, $19)
-	ON CONFLICT (key) DO UPDATE SET receipt_id = excluded.receipt_id, expires_at = excluded.expires_at
-	WHERE idempotency_keys.expires_at <= $10
-	RETURNING receipt_id
-), r AS (
-	INSERT INTO receipts (id, connection_type, connection, event_type, nonce, idempotency_key,
-		status, reason, duplicate_of, received_at, updated_at, headers, body, secret_id, trace, attempt_count,
-		round, next_attempt_at)
-	SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::text, $9::text,
-		$10::bigint, $11::bigint, $12::text, $13::bytea, $14::text, $15::bytea, $16::integer, $17::integer,
-		$18::bigint FROM k
-	RETURNING id
-)
-INSERT INTO history (receipt_id, from_status, status, reason, at) SELECT id, '', $7::text, $8::text, $10::bigint FROM r`
-
-// Ingest implements hookgate.Store.
-func (db *DB) Ingest(ctx context.Context, r *hookgate.Receipt, ttl time.Duration) (hookgate.Transition, error) {
-	if r.ID == "" || r.ReceivedAt.IsZero() {
-		return hookgate.Transition{}, hookgate.Errorf(hookgate.EInvalid, "ingest: receipt id and received_at are required")
+// scanReceipt reads summaryColumns, then extra, and returns the receipt and
+// its seq.
+func scanReceipt(row rowScanner, extra ...any) (*hookgate.Receipt, int64, error) {
+	var (
+		r                     hookgate.Receipt
+		seq                   int64
+		status                string
+		duplicateOf           sql.NullString
+		receivedAt, updatedAt int64
+		next                  sql.NullInt64
+	)
+	dest := append(make([]any, 0, 16+len(extra)), &seq, &r.ID, &r.ConnectionType, &r.Connection, &r.EventType,
+		&r.Nonce, &r.IdempotencyKey, &status, &r.Reason, &duplicateOf, &receivedAt, &updatedAt, &r.SecretID,
+		&r.AttemptCount, &r.Round, &next)
+	if err := row.Scan(append(dest, extra...)...); err != nil {
+		return nil, 0, err
 	}
-	status := r.Status
-	switch status {
-	case "":
-		status = hookgate.StatusReceived
-	case hookgate.StatusReceived, hookgate.StatusFiltered, hookgate.StatusHeld:
-	default:
-		return hookgate.Transition{}, hookgate.Errorf(hookgate.EInvalid, "ingest: status %q is not received, filtered or held", status)
-	}
-	headers, err := json.Marshal(r.Headers)
-	if err != nil {
-		return hookgate.Transition{}, fmt.Errorf("ingest: headers: %w", err)
-	}
-	// The receipt and its transition carry the stored precision from here on.
-	now := micros(r.ReceivedAt)
-	r.ReceivedAt = fromMicros(now)
-	var duplicateOf string
-	requested := status
-	err = db.inBatch(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		// A group commit may run this again after another write failed.
-		status, duplicateOf = requested, ""
-		if db.d.dollar && r.IdempotencyKey != "" {
-			var next any
-			if status == hookgate.StatusReceived {
-				next = now
-			}
-			res, err := tx.ExecContext(ctx, ingestFresh,
-				r.ID, r.ConnectionType, r.Connection, r.EventType, r.Nonce, r.IdempotencyKey,
-				string(status), r.Reason, nil, now, now, string(headers), bodyArg(r.Body),
-				r.SecretID, bodyArg(r.Trace), 0, r.Round, next, micros(r.ReceivedAt.Add(ttl)))
-			if err != nil {
-				return fmt.Errorf("insert receipt: %w", err)
-			}
-			if n, err := res.RowsAffected(); err != nil || n == 1 {
-				return err
-			}
-			// The key is held: store a duplicate below.
-		}
-		if r.IdempotencyKey != "" {
-			var owner string
-			err := db.queryRow(ctx, tx, claimKey,
-				r.IdempotencyKey, r.ID, micros(r.ReceivedAt.Add(ttl)), now).Scan(&owner)
-			switch {
-			case errors.Is(err, sql.ErrNoRows):
-				if err := tx.QueryRowContext(ctx, db.d.q(`SELECT receipt_id FROM idempotency_keys WHERE key = ?`),
-					r.IdempotencyKey).Scan(&duplicateOf); err != nil {
-					return fmt.Errorf("read idempotency key: %w", err)
-				}
-				status = hookgate.StatusDuplicate
-			case err != nil:
-				return fmt.Errorf("idempotency key: %w", err)
-			}
-		}
-		var next any
-		if status == hookgate.StatusReceived {
-			next = now
-		}
-		if _, err := db.exec(ctx, tx, insertReceipt,
-			r.ID, r.ConnectionType, r.Connection, r.EventType, r.Nonce, r.IdempotencyKey,
-			string(status), r.Reason, nullString(duplicateOf), now, now, string(headers), bodyArg(r.Body),
-			r.SecretID, bodyArg(r.Trace), 0, r.Round, next); err != nil {
-			return fmt.Errorf("insert receipt: %w", err)
-		}
-		if _, err := db.exec(ctx, tx, insertHistory, r.ID, "", string(status), r.Reason, now); err != nil {
-			return fmt.Errorf("insert history: %w", err)
-		}
-		return nil
-	})
-	if err != nil {
-		return hookgate.Transition{}, fmt.Errorf("ingest receipt %s: %w", r.ID, err)
-	}
-	r.Status, r.DuplicateOf, r.UpdatedAt, r.AttemptCount = status, duplicateOf, r.ReceivedAt, 0
-	r.NextAttemptAt = nil
-	if status == hookgate.StatusReceived {
-		at := r.ReceivedAt
-		r.NextAttemptAt = &at
-	}
-	tr := hookgate.Transition{ReceiptID: r.ID, Connection: r.Connection, Status: status, Reason: r.Reason, At: r.ReceivedAt}
-	r.History = []hookgate.Transition{tr}
-	return tr, nil
+	r.Status, r.DuplicateOf = hookgate.Status(status), duplicateOf.String
+	r.ReceivedAt, r.UpdatedAt, r.NextAttemptAt = fromMicros(receivedAt), fromMicros(updatedAt), timePtr(next)
+	return &r, seq, nil
 }
 
-// Record implements hookgate.Store.
-func (db *DB) Record(ctx context.Context, r *hookgate.Receipt) (hookgate.Transition, error) {
-	if r.ID == "" || r.ReceivedAt.IsZero() {
-		return hookgate.Transition{}, hookgate.Errorf(hookgate.EInvalid, "record: receipt id and received_at are required")
-	}
-	if r.Status != hookgate.StatusRejected && r.Status != hookgate.StatusHandshake {
-		return hookgate.Transition{}, hookgate.Errorf(hookgate.EInvalid, "record: status %q is not rejected or handshake", r.Status)
-	}
-	headers, err := json.Marshal(r.Headers)
-	if err != nil {
-		return hookgate.Transition{}, fmt.Errorf("record: headers: %w", err)
-	}
-	now := micros(r.ReceivedAt)
-	r.ReceivedAt = fromMicros(now)
-	err = db.inBatch(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		if _, err := db.exec(ctx, tx, insertReceipt,
-			r.ID, r.ConnectionType, r.Connection, r.EventType, r.Nonce, r.IdempotencyKey,
-			string(r.Status), r.Reason, nil, now, now, string(headers), bodyArg(r.Body),
-			r.SecretID, bodyArg(r.Trace), 0, r.Round, nil); err != nil {
-			return fmt.Errorf("insert receipt: %w", err)
-		}
-		if _, err := db.exec(ctx, tx, insertHistory, r.ID, "", string(r.Status), r.Reason, now); err != nil {
-			return fmt.Errorf("insert history: %w", err)
-		}
-		return nil
-	})
-	if err != nil {
-		return hookgate.Transition{}, fmt.Errorf("record receipt %s: %w", r.ID, err)
-	}
-	r.UpdatedAt, r.NextAttemptAt, r.DuplicateOf = r.ReceivedAt, nil, ""
-	tr := hookgate.Transition{ReceiptID: r.ID, Connection: r.Connection, Status: r.Status, Reason: r.Reason, At: r.ReceivedAt}
-	r.History = []hookgate.Transition{tr}
-	return tr, nil
+// historyEntry is one line of a receipt's history column.
+type historyEntry struct {
+	From   hookgate.Status `json:"from,omitempty"`
+	Status hookgate.Status `json:"status"`
+	Reason string          `json:"reason,omitempty"`
+	At     int64           `json:"at"`
 }
+
+// historyLine encodes one transition as a line of the history column.
+func historyLine(tr hookgate.Transition) string {
+	b, _ := json.Marshal(historyEntry{From: tr.From, Status: tr.Status, Reason: tr.Reason, At: micros(tr.At)})
+	return string(append(b, '\n'))
+}
+
+func decodeHistory(lines, id, connection string) ([]hookgate.Transition, error) {
+	out := make([]hookgate.Transition, 0, strings.Count(lines, "\n"))
+	for line := range strings.SplitSeq(lines, "\n") {
+		if line == "" {
+			continue
+		}
+		var e historyEntry
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			return nil, fmt.Errorf("history of %s: %w", id, err)
+		}
+		out = append(out, hookgate.Transition{ReceiptID: id, Connection: connection, From: e.From,
+			Status: e.Status, Reason: e.Reason, At: fromMicros(e.At)})
+	}
+	return out, nil
+}
+
+// passLine is one line of a receipt's attempts column: the attempts of one
+// dispatch of the receipt (one Complete), and the round they belong to. The
+// store, not the caller, stamps the round: it is the receipt's round when the
+// outcome is recorded (a replay is refused while a dispatch is in flight).
+type passLine struct {
+	Round    int            `json:"round"`
+	Attempts []attemptEntry `json:"attempts"`
+}
+
+type attemptEntry struct {
+	Handler    string           `json:"handler"`
+	Number     int              `json:"number"`
+	StartedAt  int64            `json:"started_at"`
+	FinishedAt int64            `json:"finished_at"`
+	Outcome    hookgate.Outcome `json:"outcome"`
+	StatusCode int              `json:"status_code,omitempty"`
+	Error      string           `json:"error,omitempty"`
+}
+
+// passJSON encodes the attempts of one dispatch for the attempts column, with
+// round 0 for the store to replace; nil when there are none.
+func passJSON(as []hookgate.Attempt) any {
+	if len(as) == 0 {
+		return nil
+	}
+	p := passLine{Attempts: make([]attemptEntry, len(as))}
+	for i, a := range as {
+		p.Attempts[i] = attemptEntry{Handler: a.Handler, Number: a.Number, StartedAt: micros(a.StartedAt),
+			FinishedAt: micros(a.FinishedAt), Outcome: a.Outcome, StatusCode: a.StatusCode, Error: a.Error}
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(p)
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
+func decodeAttempts(lines, id string) ([]hookgate.Attempt, error) {
+	var out []hookgate.Attempt
+	for line := range strings.SplitSeq(lines, "\n") {
+		if line == "" {
+			continue
+		}
+		var p passLine
+		if err := json.Unmarshal([]byte(line), &p); err != nil {
+			return nil, fmt.Errorf("attempts of %s: %w", id, err)
+		}
+		for _, e := range p.Attempts {
+			out = append(out, hookgate.Attempt{Handler: e.Handler, Round: p.Round, Number: e.Number,
+				StartedAt: fromMicros(e.StartedAt), FinishedAt: fromMicros(e.FinishedAt), Outcome: e.Outcome,
+				StatusCode: e.StatusCode, Error: e.Error})
+		}
+	}
+	return out, nil
+}
+
+// int64List is a JSON array of integers, for SQLite's json_each.
+func int64List(v []int64) string {
+	b := make([]byte, 0, 2+len(v)*8)
+	b = append(b, '[')
+	for i, n := range v {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, n, 10)
+	}
+	return string(append(b, ']'))
+}
+
+// fullReceipt reads one receipt with its content, history and attempts.
+var fullReceipt = `SELECT ` + prefixedSummary + `, r.attempts, r.history, b.headers, b.body, b.encoding, b.trace
+	FROM receipts r LEFT JOIN bodies b ON b.seq = r.seq WHERE r.id = ?`
 
 // Receipt implements hookgate.Store.
 func (db *DB) Receipt(ctx context.Context, id string) (*hookgate.Receipt, error) {
-	row := db.read.QueryRowContext(ctx, db.d.q(`SELECT `+fullColumns+` FROM receipts WHERE id = ?`), id)
-	r, err := scanReceipt(row, true)
+	var (
+		attempts, history string
+		headers           sql.NullString
+		body, trace       []byte
+		encoding          sql.NullInt64
+	)
+	r, _, err := scanReceipt(db.read.QueryRowContext(ctx, db.d.q(fullReceipt), id),
+		&attempts, &history, &headers, &body, &encoding, &trace)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, &hookgate.Error{Code: hookgate.ENotFound, Message: "receipt " + id + " not found"}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read receipt %s: %w", id, err)
 	}
-	if r.Attempts, err = db.attempts(ctx, db.read, id); err != nil {
+	if headers.Valid {
+		if err := setContent(r, headers.String, body, int(encoding.Int64)); err != nil {
+			return nil, err
+		}
+	}
+	r.Trace = trace
+	if r.Attempts, err = decodeAttempts(attempts, id); err != nil {
 		return nil, err
 	}
-	if r.History, err = db.history(ctx, id, r.Connection); err != nil {
+	if r.History, err = decodeHistory(history, id, r.Connection); err != nil {
 		return nil, err
 	}
 	return r, nil
-}
-
-// queryer is a *sql.DB or *sql.Tx.
-type queryer interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-}
-
-const attemptColumns = "receipt_id, round, handler, number, started_at, finished_at, outcome, status_code, error"
-
-func (db *DB) attempts(ctx context.Context, q queryer, id string) ([]hookgate.Attempt, error) {
-	rows, err := q.QueryContext(ctx, db.d.q(`SELECT `+attemptColumns+` FROM attempts WHERE receipt_id = ?
-		ORDER BY round, started_at, number, id`), id)
-	if err != nil {
-		return nil, fmt.Errorf("read attempts of %s: %w", id, err)
-	}
-	defer rows.Close()
-	var out []hookgate.Attempt
-	for rows.Next() {
-		_, a, err := scanAttempt(rows)
-		if err != nil {
-			return nil, fmt.Errorf("read attempts of %s: %w", id, err)
-		}
-		out = append(out, a)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read attempts of %s: %w", id, err)
-	}
-	return out, nil
-}
-
-func scanAttempt(rows *sql.Rows) (string, hookgate.Attempt, error) {
-	var (
-		a                 hookgate.Attempt
-		id                string
-		outcome           string
-		started, finished int64
-	)
-	err := rows.Scan(&id, &a.Round, &a.Handler, &a.Number, &started, &finished, &outcome, &a.StatusCode, &a.Error)
-	a.StartedAt, a.FinishedAt, a.Outcome = fromMicros(started), fromMicros(finished), hookgate.Outcome(outcome)
-	return id, a, err
-}
-
-func (db *DB) history(ctx context.Context, id, connection string) ([]hookgate.Transition, error) {
-	rows, err := db.read.QueryContext(ctx, db.d.q(`SELECT from_status, status, reason, at FROM history
-		WHERE receipt_id = ? ORDER BY id`), id)
-	if err != nil {
-		return nil, fmt.Errorf("read history of %s: %w", id, err)
-	}
-	defer rows.Close()
-	var out []hookgate.Transition
-	for rows.Next() {
-		var (
-			from, status string
-			at           int64
-		)
-		t := hookgate.Transition{ReceiptID: id, Connection: connection}
-		if err := rows.Scan(&from, &status, &t.Reason, &at); err != nil {
-			return nil, fmt.Errorf("read history of %s: %w", id, err)
-		}
-		t.From, t.Status, t.At = hookgate.Status(from), hookgate.Status(status), fromMicros(at)
-		out = append(out, t)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read history of %s: %w", id, err)
-	}
-	return out, nil
 }
 
 // Listing limits.
@@ -275,8 +196,16 @@ const (
 	MaxListLimit     = 500
 )
 
-// Receipts implements hookgate.Store. Since is inclusive, Until exclusive.
-// The cursor is opaque to callers: base64 of the last row's received_at and id.
+// Receipts implements hookgate.Store: newest first by received_at, receipts
+// received in the same microsecond newest stored first. Since is inclusive,
+// Until exclusive. The cursor is opaque to callers: base64 of the last row's
+// received_at and seq.
+//
+// Every filter is served by an index range read newest first: status (with
+// or without connection) by receipts_status or receipts_connection_status,
+// connection and event type by receipts_connection_event. A listing without
+// a status reads the range of each status and merges them (one short range
+// per status, at most limit rows each), which spares ingest two more indexes.
 func (db *DB) Receipts(ctx context.Context, f hookgate.ReceiptFilter) ([]*hookgate.Receipt, string, error) {
 	limit := f.Limit
 	if limit <= 0 {
@@ -290,11 +219,8 @@ func (db *DB) Receipts(ctx context.Context, f hookgate.ReceiptFilter) ([]*hookga
 	if f.Connection != "" {
 		where, args = append(where, "connection = ?"), append(args, f.Connection)
 	}
-	if f.Status != "" {
-		if !f.Status.Valid() {
-			return nil, "", hookgate.Errorf(hookgate.EInvalid, "unknown status %q", f.Status)
-		}
-		where, args = append(where, "status = ?"), append(args, string(f.Status))
+	if f.Status != "" && !f.Status.Valid() {
+		return nil, "", hookgate.Errorf(hookgate.EInvalid, "unknown status %q", f.Status)
 	}
 	if f.EventType != "" {
 		where, args = append(where, "event_type = ?"), append(args, f.EventType)
@@ -306,31 +232,57 @@ func (db *DB) Receipts(ctx context.Context, f hookgate.ReceiptFilter) ([]*hookga
 		where, args = append(where, "received_at < ?"), append(args, micros(f.Until))
 	}
 	if f.Cursor != "" {
-		at, id, err := decodeCursor(f.Cursor)
+		at, seq, err := decodeCursor(f.Cursor)
 		if err != nil {
 			return nil, "", err
 		}
-		where = append(where, "(received_at < ? OR (received_at = ? AND id < ?))")
-		args = append(args, at, at, id)
+		where = append(where, "(received_at < ? OR (received_at = ? AND seq < ?))")
+		args = append(args, at, at, seq)
 	}
-	query := `SELECT ` + summaryColumns + ` FROM receipts`
-	if len(where) > 0 {
-		query += " WHERE " + strings.Join(where, " AND ")
+	const order = " ORDER BY received_at DESC, seq DESC LIMIT ?"
+	one := func(status hookgate.Status) (string, []any) {
+		w, a := where, args
+		if status != "" {
+			w, a = append([]string{"status = ?"}, w...), append([]any{string(status)}, a...)
+		}
+		q := `SELECT ` + summaryColumns + ` FROM receipts`
+		if len(w) > 0 {
+			q += " WHERE " + strings.Join(w, " AND ")
+		}
+		return q + order, append(a, limit+1)
 	}
-	query += " ORDER BY received_at DESC, id DESC LIMIT ?"
-	args = append(args, limit+1)
-	rows, err := db.read.QueryContext(ctx, db.d.q(query), args...)
+	var (
+		query string
+		qargs []any
+	)
+	switch {
+	case f.Status != "":
+		query, qargs = one(f.Status)
+	case f.Connection != "" && f.EventType != "":
+		query, qargs = one("")
+	default:
+		parts := make([]string, 0, len(hookgate.Statuses()))
+		for i, st := range hookgate.Statuses() {
+			q, a := one(st)
+			parts = append(parts, "SELECT * FROM ("+q+") s"+strconv.Itoa(i))
+			qargs = append(qargs, a...)
+		}
+		query = strings.Join(parts, " UNION ALL ") + order
+		qargs = append(qargs, limit+1)
+	}
+	rows, err := db.read.QueryContext(ctx, db.d.q(query), qargs...)
 	if err != nil {
 		return nil, "", fmt.Errorf("list receipts: %w", err)
 	}
 	defer rows.Close()
 	out := make([]*hookgate.Receipt, 0, min(limit+1, 64))
+	var seqs []int64
 	for rows.Next() {
-		r, err := scanReceipt(rows, false)
+		r, seq, err := scanReceipt(rows)
 		if err != nil {
 			return nil, "", fmt.Errorf("list receipts: %w", err)
 		}
-		out = append(out, r)
+		out, seqs = append(out, r), append(seqs, seq)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, "", fmt.Errorf("list receipts: %w", err)
@@ -338,67 +290,34 @@ func (db *DB) Receipts(ctx context.Context, f hookgate.ReceiptFilter) ([]*hookga
 	var next string
 	if len(out) > limit {
 		out = out[:limit]
-		last := out[limit-1]
-		next = encodeCursor(micros(last.ReceivedAt), last.ID)
+		next = encodeCursor(micros(out[limit-1].ReceivedAt), seqs[limit-1])
 	}
 	return out, next, nil
 }
 
-func encodeCursor(at int64, id string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(at, 10) + "|" + id))
+func encodeCursor(at, seq int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(at, 10) + "|" + strconv.FormatInt(seq, 10)))
 }
 
-func decodeCursor(s string) (int64, string, error) {
+func decodeCursor(s string) (int64, int64, error) {
 	bad := hookgate.Errorf(hookgate.EInvalid, "invalid cursor")
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil {
-		return 0, "", bad
+		return 0, 0, bad
 	}
-	at, id, ok := strings.Cut(string(b), "|")
-	if !ok || id == "" {
-		return 0, "", bad
+	at, seq, ok := strings.Cut(string(b), "|")
+	if !ok {
+		return 0, 0, bad
 	}
 	v, err := strconv.ParseInt(at, 10, 64)
 	if err != nil {
-		return 0, "", bad
+		return 0, 0, bad
 	}
-	return v, id, nil
-}
-
-// rowScanner is a *sql.Row or *sql.Rows.
-type rowScanner interface{ Scan(dest ...any) error }
-
-// scanReceipt reads summaryColumns, and with full also headers and body.
-func scanReceipt(row rowScanner, full bool, extra ...any) (*hookgate.Receipt, error) {
-	var (
-		r                     hookgate.Receipt
-		status                string
-		duplicateOf           sql.NullString
-		receivedAt, updatedAt int64
-		next                  sql.NullInt64
-		headers               string
-		dest                  = make([]any, 0, 18)
-	)
-	dest = append(dest, &r.ID, &r.ConnectionType, &r.Connection, &r.EventType, &r.Nonce, &r.IdempotencyKey,
-		&status, &r.Reason, &duplicateOf, &receivedAt, &updatedAt, &r.SecretID, &r.Trace, &r.AttemptCount,
-		&r.Round, &next)
-	if full {
-		dest = append(dest, &headers, &r.Body)
+	n, err := strconv.ParseInt(seq, 10, 64)
+	if err != nil {
+		return 0, 0, bad
 	}
-	dest = append(dest, extra...)
-	if err := row.Scan(dest...); err != nil {
-		return nil, err
-	}
-	r.Status, r.DuplicateOf = hookgate.Status(status), duplicateOf.String
-	r.ReceivedAt, r.UpdatedAt, r.NextAttemptAt = fromMicros(receivedAt), fromMicros(updatedAt), timePtr(next)
-	if full {
-		var h http.Header
-		if err := json.Unmarshal([]byte(headers), &h); err != nil {
-			return nil, fmt.Errorf("headers of %s: %w", r.ID, err)
-		}
-		r.Headers = h
-	}
-	return &r, nil
+	return v, n, nil
 }
 
 // bodyArg passes raw bytes as a blob; nil stays NULL.
@@ -407,4 +326,17 @@ func bodyArg(b []byte) any {
 		return nil
 	}
 	return b
+}
+
+// prefixed qualifies each column of a comma-separated list.
+func prefixed(p, columns string) string {
+	out := make([]byte, 0, len(columns)+16*len(p))
+	out = append(out, p...)
+	for i := 0; i < len(columns); i++ {
+		out = append(out, columns[i])
+		if columns[i] == ' ' && i > 0 && columns[i-1] == ',' {
+			out = append(out, p...)
+		}
+	}
+	return string(out)
 }

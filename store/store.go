@@ -52,8 +52,8 @@ type DB struct {
 	// connection holds the whole database), it is the same *sql.DB as write.
 	read *sql.DB
 	d    dialect
-	// batch runs Ingest, Record, Claim and Complete as group commits
-	// (batch.go); stmts are SQLite's prepared hot-path statements.
+	// batch runs every write as part of a group commit (batch.go); stmts
+	// are SQLite's prepared hot-path statements, prepared on open.
 	batch *batcher
 	stmts map[string]*sql.Stmt
 	// ckpt folds SQLite's WAL into the database file off the write path
@@ -109,7 +109,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	if db.ckpt != nil {
 		afterBatch = func() { db.ckpt.afterBatch(db.write) }
 	}
-	db.batch = newBatcher(db.write, db.d.batchLanes, afterBatch)
+	db.batch = newBatcher(db, db.d.batchLanes, afterBatch)
 	return db, nil
 }
 
@@ -117,8 +117,10 @@ func Open(ctx context.Context, url string) (*DB, error) {
 // not block the writer, synchronous=FULL so a commit is fsynced before it
 // returns (NORMAL would survive kill -9 but may lose the last commits on
 // power loss), a busy timeout for the reader pool and other processes (the
-// `hookgate` CLI on the same file), and foreign keys for the cascades.
-const sqlitePragmas = "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)"
+// `hookgate` CLI on the same file), foreign keys for the cascades, and
+// temporary data (statement journals, sorts) in memory instead of temporary
+// files.
+const sqlitePragmas = "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=temp_store(MEMORY)"
 
 func openSQLite(ctx context.Context, path string) (*DB, error) {
 	path, extra, _ := strings.Cut(path, "?")

@@ -677,7 +677,8 @@ func testReplayRefused(t *testing.T, s hookgate.Store) {
 }
 
 // listFixture ingests receipts over two connections and returns them newest
-// first, as listing must order them (received_at desc, id desc).
+// first, as listing must order them: received_at desc, and receipts received
+// in the same microsecond newest stored first.
 func listFixture(t *testing.T, s hookgate.Store) []*hookgate.Receipt {
 	var all []*hookgate.Receipt
 	for i := range 9 {
@@ -685,7 +686,7 @@ func listFixture(t *testing.T, s hookgate.Store) []*hookgate.Receipt {
 		if i%3 == 0 {
 			conn = "secondary"
 		}
-		at := t0.Add(time.Duration(i/2) * time.Minute) // pairs share received_at: id breaks the tie
+		at := t0.Add(time.Duration(i/2) * time.Minute) // pairs share received_at: the order stored breaks the tie
 		r := newReceipt(conn, fmt.Sprint("l", i), at)
 		if i%2 == 0 {
 			r.EventType = "issues"
@@ -693,14 +694,21 @@ func listFixture(t *testing.T, s hookgate.Store) []*hookgate.Receipt {
 		if i == 4 {
 			r.Status = hookgate.StatusFiltered
 		}
+		// Ids that sort against the order stored, so that a listing
+		// that broke ties by id would fail.
+		r.ID = fmt.Sprintf("list-%d-%s", 9-i, r.ID)
 		ingest(t, s, r)
 		all = append(all, r)
+	}
+	stored := map[string]int{}
+	for i, r := range all {
+		stored[r.ID] = i
 	}
 	sort.Slice(all, func(i, j int) bool {
 		if !all[i].ReceivedAt.Equal(all[j].ReceivedAt) {
 			return all[i].ReceivedAt.After(all[j].ReceivedAt)
 		}
-		return all[i].ID > all[j].ID
+		return stored[all[i].ID] > stored[all[j].ID]
 	})
 	return all
 }
@@ -785,6 +793,14 @@ func testListingFilters(t *testing.T, s hookgate.Store) {
 			func(r *hookgate.Receipt) bool {
 				return r.Connection == "primary" && r.EventType == "push" && !r.ReceivedAt.Before(since)
 			}},
+		{"connection and status, paged", hookgate.ReceiptFilter{Connection: "primary", Status: hookgate.StatusReceived, Limit: 2},
+			func(r *hookgate.Receipt) bool {
+				return r.Connection == "primary" && r.Status == hookgate.StatusReceived
+			}},
+		{"status and event_type", hookgate.ReceiptFilter{Status: hookgate.StatusReceived, EventType: "issues"},
+			func(r *hookgate.Receipt) bool { return r.Status == hookgate.StatusReceived && r.EventType == "issues" }},
+		{"connection, paged across statuses", hookgate.ReceiptFilter{Connection: "primary", Limit: 1},
+			func(r *hookgate.Receipt) bool { return r.Connection == "primary" }},
 		{"no match", hookgate.ReceiptFilter{Connection: "nobody"}, func(*hookgate.Receipt) bool { return false }},
 	}
 	for _, c := range cases {
@@ -921,5 +937,31 @@ func testPruneIdempotencyKeys(t *testing.T, s hookgate.Store) {
 	}
 	if n, err = s.PruneIdempotencyKeys(ctx, t0.Add(10*ttl)); err != nil || n != 3 {
 		t.Errorf("prune all: %d, %v; want 3", n, err)
+	}
+
+	// More keys than one prune step takes (a store may prune in chunks),
+	// expired and live ones interleaved in key order.
+	const many = 2600
+	var wg sync.WaitGroup
+	for i := range many {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			at := t0
+			if i%2 == 1 {
+				at = t0.Add(5 * ttl)
+			}
+			ingest(t, s, newReceipt("bulk", fmt.Sprintf("k%05d", i), at))
+		}()
+	}
+	wg.Wait()
+	if n, err = s.PruneIdempotencyKeys(ctx, t0.Add(2*ttl)); err != nil || n != many/2 {
+		t.Errorf("prune of many: %d, %v; want %d", n, err, many/2)
+	}
+	if tr := ingest(t, s, newReceipt("bulk", "k00001", t0.Add(2*ttl))); tr.Status != hookgate.StatusDuplicate {
+		t.Errorf("live key pruned: %s", tr.Status)
+	}
+	if tr := ingest(t, s, newReceipt("bulk", fmt.Sprintf("k%05d", many-2), t0.Add(2*ttl))); tr.Status != hookgate.StatusReceived {
+		t.Errorf("expired key kept: %s", tr.Status)
 	}
 }

@@ -1,0 +1,90 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	hookgate "github.com/hookgate/hookgate"
+)
+
+// TestBodiesStoredCompressed checks that a compressible body is stored
+// smaller and read back byte for byte, and that bodies compression does not
+// pay for (small, random) are stored as received.
+func TestBodiesStoredCompressed(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, err := Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "c.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	random := make([]byte, 4096)
+	rand.Read(random)
+	json := []byte(`{"commits":[` + strings.Repeat(`{"url":"https://api.github.com/repos/acme/hookgate/commits","author":{"name":"Octo Cat"}},`, 40) + `{}]}`)
+	for _, c := range []struct {
+		name       string
+		body       []byte
+		compressed bool
+	}{
+		{"json", json, true},
+		{"random", random, false},
+		{"small", []byte(`{"a":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}`), false},
+		{"empty", []byte{}, false},
+	} {
+		r := &hookgate.Receipt{ID: "r-" + c.name, ConnectionType: "github", Connection: "primary",
+			IdempotencyKey: "primary:push:" + c.name, ReceivedAt: time.Now(), Body: c.body}
+		if _, err := db.Ingest(ctx, r, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		var (
+			stored   int64
+			encoding int
+		)
+		if err := db.read.QueryRowContext(ctx, `SELECT LENGTH(b.body), b.encoding FROM bodies b
+			JOIN receipts r ON r.seq = b.seq WHERE r.id = ?`, r.ID).Scan(&stored, &encoding); err != nil {
+			t.Fatal(err)
+		}
+		if got := encoding == encodingS2; got != c.compressed {
+			t.Errorf("%s: stored compressed %v, want %v", c.name, got, c.compressed)
+		}
+		if c.compressed && stored*2 > int64(len(c.body)) {
+			t.Errorf("%s: %d bytes stored for %d", c.name, stored, len(c.body))
+		}
+		got, err := db.Receipt(ctx, r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got.Body, c.body) {
+			t.Errorf("%s: body read back differs (%d bytes, want %d)", c.name, len(got.Body), len(c.body))
+		}
+	}
+	rs, _, err := db.Claim(ctx, "w", 10, time.Now().Add(time.Second), time.Minute)
+	if err != nil || len(rs) != 4 {
+		t.Fatalf("claim: %d, %v", len(rs), err)
+	}
+	for _, r := range rs {
+		if r.ID == "r-json" && !bytes.Equal(r.Body, json) {
+			t.Errorf("claimed body differs")
+		}
+	}
+}
+
+func FuzzPackBody(f *testing.F) {
+	f.Add([]byte(strings.Repeat("abc", 200)))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, body []byte) {
+		stored, enc := packBody(body)
+		got, err := unpackBody(stored, enc)
+		if err != nil || !bytes.Equal(got, body) {
+			t.Fatalf("round trip of %d bytes (encoding %d): %v", len(body), enc, err)
+		}
+		if _, err := unpackBody(stored, 7); err == nil {
+			t.Fatal("unknown encoding accepted")
+		}
+	})
+}

@@ -1,0 +1,438 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	hookgate "github.com/hookgate/hookgate"
+)
+
+// insertOp is one receipt to store: an ingested delivery (with its
+// idempotency key and, when received, its job) or a recorded rejection or
+// handshake (no key, no job). Inserts of one batch are written together: the
+// keys by one multi-row upsert, the receipts and their bodies by one
+// multi-row INSERT each.
+type insertOp struct {
+	req *writeReq
+	r   *hookgate.Receipt
+	// requested is the status asked for; status and duplicateOf are the
+	// outcome (duplicate when the key is held).
+	requested   hookgate.Status
+	status      hookgate.Status
+	duplicateOf string
+	headers     []byte
+	body        []byte // as stored, see packBody
+	encoding    int
+	at          int64 // received_at, microseconds
+	keyExpires  int64
+	seq         int64
+}
+
+// Ingest implements hookgate.Store.
+func (db *DB) Ingest(ctx context.Context, r *hookgate.Receipt, ttl time.Duration) (hookgate.Transition, error) {
+	if r.ID == "" || r.ReceivedAt.IsZero() {
+		return hookgate.Transition{}, hookgate.Errorf(hookgate.EInvalid, "ingest: receipt id and received_at are required")
+	}
+	status := r.Status
+	switch status {
+	case "":
+		status = hookgate.StatusReceived
+	case hookgate.StatusReceived, hookgate.StatusFiltered, hookgate.StatusHeld:
+	default:
+		return hookgate.Transition{}, hookgate.Errorf(hookgate.EInvalid, "ingest: status %q is not received, filtered or held", status)
+	}
+	op, err := newInsertOp(r, status)
+	if err != nil {
+		return hookgate.Transition{}, fmt.Errorf("ingest: %w", err)
+	}
+	if r.IdempotencyKey != "" {
+		op.keyExpires = micros(r.ReceivedAt.Add(ttl))
+	}
+	if err := db.submit(ctx, &writeReq{ins: op, done: make(chan struct{}, 1)}); err != nil {
+		return hookgate.Transition{}, fmt.Errorf("ingest receipt %s: %w", r.ID, err)
+	}
+	return op.stored(), nil
+}
+
+// Record implements hookgate.Store.
+func (db *DB) Record(ctx context.Context, r *hookgate.Receipt) (hookgate.Transition, error) {
+	if r.ID == "" || r.ReceivedAt.IsZero() {
+		return hookgate.Transition{}, hookgate.Errorf(hookgate.EInvalid, "record: receipt id and received_at are required")
+	}
+	if r.Status != hookgate.StatusRejected && r.Status != hookgate.StatusHandshake {
+		return hookgate.Transition{}, hookgate.Errorf(hookgate.EInvalid, "record: status %q is not rejected or handshake", r.Status)
+	}
+	op, err := newInsertOp(r, r.Status)
+	if err != nil {
+		return hookgate.Transition{}, fmt.Errorf("record: %w", err)
+	}
+	if err := db.submit(ctx, &writeReq{ins: op, done: make(chan struct{}, 1)}); err != nil {
+		return hookgate.Transition{}, fmt.Errorf("record receipt %s: %w", r.ID, err)
+	}
+	return op.stored(), nil
+}
+
+func newInsertOp(r *hookgate.Receipt, status hookgate.Status) (*insertOp, error) {
+	headers, err := json.Marshal(r.Headers)
+	if err != nil {
+		return nil, fmt.Errorf("headers: %w", err)
+	}
+	body, encoding := packBody(r.Body)
+	at := micros(r.ReceivedAt)
+	return &insertOp{r: r, requested: status, headers: headers, body: body, encoding: encoding, at: at}, nil
+}
+
+// stored updates the receipt to what was written and returns its first
+// transition.
+func (op *insertOp) stored() hookgate.Transition {
+	r := op.r
+	r.ReceivedAt = fromMicros(op.at) // the stored precision from here on
+	r.Status, r.DuplicateOf, r.UpdatedAt, r.AttemptCount = op.status, op.duplicateOf, r.ReceivedAt, 0
+	r.NextAttemptAt = nil
+	if op.status == hookgate.StatusReceived {
+		at := r.ReceivedAt
+		r.NextAttemptAt = &at
+	}
+	tr := hookgate.Transition{ReceiptID: r.ID, Connection: r.Connection, Status: op.status, Reason: r.Reason, At: r.ReceivedAt}
+	r.History = []hookgate.Transition{tr}
+	return tr
+}
+
+// hasJob reports whether the stored receipt is a pending job.
+func (op *insertOp) next() any {
+	if op.status == hookgate.StatusReceived {
+		return op.at
+	}
+	return nil
+}
+
+// insertAll writes ops in tx: it takes their idempotency keys (a key held
+// within its TTL makes the receipt a duplicate of its owner), then inserts the
+// receipts and their bodies. It may run again for the same ops (see
+// runBatch), so it resets every outcome first.
+func (db *DB) insertAll(ctx context.Context, tx *sql.Tx, ops []*insertOp) error {
+	for _, op := range ops {
+		op.status, op.duplicateOf, op.seq = op.requested, "", 0
+	}
+	if err := db.takeKeys(ctx, tx, ops); err != nil {
+		return err
+	}
+	if db.d.dollar {
+		return insertPostgres(ctx, tx, ops)
+	}
+	return db.insertSQLite(ctx, tx, ops)
+}
+
+// takeKeys claims the idempotency keys of ops. Within one statement the keys
+// must be distinct (PostgreSQL refuses to touch a row twice in one INSERT … ON
+// CONFLICT), so a key that repeats within the batch waits for the next round,
+// where it meets the first one's row like any later delivery would. The
+// unique key decides, never a check before the insert.
+func (db *DB) takeKeys(ctx context.Context, tx *sql.Tx, ops []*insertOp) error {
+	var pending []*insertOp
+	for _, op := range ops {
+		if op.r.IdempotencyKey != "" {
+			pending = append(pending, op)
+		}
+	}
+	return inRounds(pending, func(op *insertOp) string { return op.r.IdempotencyKey }, func(round []*insertOp) error {
+		taken, err := db.upsertKeys(ctx, tx, round)
+		if err != nil {
+			return fmt.Errorf("idempotency keys: %w", err)
+		}
+		var held []*insertOp
+		for _, op := range round {
+			if !taken[op.r.IdempotencyKey] {
+				held = append(held, op)
+			}
+		}
+		if len(held) > 0 {
+			owners, err := db.keyOwners(ctx, tx, held)
+			if err != nil {
+				return fmt.Errorf("read idempotency keys: %w", err)
+			}
+			for _, op := range held {
+				owner, ok := owners[op.r.IdempotencyKey]
+				if !ok {
+					return fmt.Errorf("idempotency key %q is neither taken nor held", op.r.IdempotencyKey)
+				}
+				op.status, op.duplicateOf = hookgate.StatusDuplicate, owner
+			}
+		}
+		return nil
+	})
+}
+
+// inRounds calls fn with items in rounds whose keys are distinct, each item
+// in the first round that does not hold its key yet, keeping their order:
+// a statement over a round never meets one key twice.
+func inRounds[T any](items []T, key func(T) string, fn func(round []T) error) error {
+	for len(items) > 0 {
+		seen := make(map[string]bool, len(items))
+		round, later := make([]T, 0, len(items)), items[:0:0]
+		for _, it := range items {
+			if k := key(it); seen[k] {
+				later = append(later, it)
+			} else {
+				seen[k] = true
+				round = append(round, it)
+			}
+		}
+		if err := fn(round); err != nil {
+			return err
+		}
+		items = later
+	}
+	return nil
+}
+
+// Key statements. A key is taken by inserting it, or by taking over one
+// whose TTL ended before the new receipt arrived (taken_at is the arrival
+// of the receipt that holds the key); RETURNING answers the keys taken, and
+// a key not answered is held by an earlier receipt.
+const (
+	upsertKeysHead = `INSERT OR FAIL INTO idempotency_keys (key, receipt_id, expires_at, taken_at) VALUES `
+	upsertKeysTail = ` ON CONFLICT (key) DO UPDATE SET receipt_id = excluded.receipt_id,
+	expires_at = excluded.expires_at, taken_at = excluded.taken_at
+	WHERE idempotency_keys.expires_at <= excluded.taken_at RETURNING key`
+	upsertKeysPostgres = `INSERT INTO idempotency_keys (key, receipt_id, expires_at, taken_at)
+	SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[])` + upsertKeysTail
+	keyOwnersHead     = `SELECT key, receipt_id FROM idempotency_keys WHERE key IN (`
+	keyOwnersPostgres = `SELECT key, receipt_id FROM idempotency_keys WHERE key = ANY($1::text[])`
+)
+
+func (db *DB) upsertKeys(ctx context.Context, tx *sql.Tx, ops []*insertOp) (map[string]bool, error) {
+	taken := make(map[string]bool, len(ops))
+	collect := func(rows *sql.Rows, err error) error {
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var k string
+			if err := rows.Scan(&k); err != nil {
+				return err
+			}
+			taken[k] = true
+		}
+		return rows.Err()
+	}
+	if db.d.dollar {
+		keys, ids := make([]string, len(ops)), make([]string, len(ops))
+		expires, at := make([]int64, len(ops)), make([]int64, len(ops))
+		for i, op := range ops {
+			keys[i], ids[i], expires[i], at[i] = op.r.IdempotencyKey, op.r.ID, op.keyExpires, op.at
+		}
+		return taken, collect(tx.QueryContext(ctx, upsertKeysPostgres, keys, ids, expires, at))
+	}
+	err := chunks(len(ops), func(lo, hi int) error {
+		args := make([]any, 0, 4*(hi-lo))
+		for _, op := range ops[lo:hi] {
+			args = append(args, op.r.IdempotencyKey, op.r.ID, op.keyExpires, op.at)
+		}
+		return collect(db.query(ctx, tx, upsertKeysSQLite(hi-lo), args...))
+	})
+	return taken, err
+}
+
+func (db *DB) keyOwners(ctx context.Context, tx *sql.Tx, ops []*insertOp) (map[string]string, error) {
+	keys := make([]string, len(ops))
+	for i, op := range ops {
+		keys[i] = op.r.IdempotencyKey
+	}
+	var (
+		rows *sql.Rows
+		err  error
+	)
+	if db.d.dollar {
+		rows, err = tx.QueryContext(ctx, keyOwnersPostgres, keys)
+	} else {
+		args := make([]any, len(keys))
+		for i, k := range keys {
+			args[i] = k
+		}
+		rows, err = tx.QueryContext(ctx, keyOwnersHead+placeholders(len(keys))+")", args...)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	owners := make(map[string]string, len(keys))
+	for rows.Next() {
+		var k, id string
+		if err := rows.Scan(&k, &id); err != nil {
+			return nil, err
+		}
+		owners[k] = id
+	}
+	return owners, rows.Err()
+}
+
+// receiptColumns are the columns an insert writes (the job columns lease_*
+// start NULL, attempts empty).
+const receiptColumns = `id, connection_type, connection, event_type, nonce, idempotency_key, status, reason,
+	duplicate_of, received_at, updated_at, secret_id, attempt_count, round, next_attempt_at, history`
+
+// receiptArgs are an op's values for receiptColumns.
+func (op *insertOp) receiptArgs(args []any) []any {
+	r := op.r
+	return append(args, r.ID, r.ConnectionType, r.Connection, r.EventType, r.Nonce, r.IdempotencyKey,
+		string(op.status), r.Reason, nullString(op.duplicateOf), op.at, op.at, r.SecretID, 0, r.Round, op.next(),
+		historyLine(hookgate.Transition{Status: op.status, Reason: r.Reason, At: fromMicros(op.at)}))
+}
+
+// The multi-row statements of SQLite are OR FAIL: with the default (ABORT),
+// SQLite keeps a statement journal of every page a statement changes, so that
+// a constraint failure can undo that statement alone, and for a statement of
+// a hundred rows that journal costs more than the rows. A failure here rolls
+// the whole batch back anyway (runBatch), so there is nothing to undo alone.
+const receiptPlaceholders = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+
+func upsertKeysSQLite(n int) string {
+	return upsertKeysHead + repeatJoin("(?, ?, ?, ?)", n) + upsertKeysTail
+}
+
+func insertReceiptsSQLite(n int) string {
+	return `INSERT OR FAIL INTO receipts (` + receiptColumns + `) VALUES ` + repeatJoin(receiptPlaceholders, n) + ` RETURNING id, seq`
+}
+
+func insertBodiesSQLite(n int) string {
+	return `INSERT OR FAIL INTO bodies (seq, headers, body, encoding, trace) VALUES ` + repeatJoin("(?, ?, ?, ?, ?)", n)
+}
+
+// sqliteStatements are the statements SQLite prepares when it opens: the
+// multi-row writes in every chunk size, and the single-row ones.
+func sqliteStatements() []string {
+	var out []string
+	for _, n := range chunkSizes {
+		out = append(out, upsertKeysSQLite(n), insertReceiptsSQLite(n), insertBodiesSQLite(n))
+	}
+	return append(out, claimSQLite, claimBodiesSQLite, completeSQLite)
+}
+
+func (db *DB) insertSQLite(ctx context.Context, tx *sql.Tx, ops []*insertOp) error {
+	byID := make(map[string]*insertOp, len(ops))
+	for _, op := range ops {
+		byID[op.r.ID] = op
+	}
+	err := chunks(len(ops), func(lo, hi int) error {
+		args := make([]any, 0, 16*(hi-lo))
+		for _, op := range ops[lo:hi] {
+			args = op.receiptArgs(args)
+		}
+		rows, err := db.query(ctx, tx, insertReceiptsSQLite(hi-lo), args...)
+		if err != nil {
+			return err
+		}
+		return setSeqs(rows, byID)
+	})
+	if err != nil {
+		return fmt.Errorf("insert receipts: %w", err)
+	}
+	err = chunks(len(ops), func(lo, hi int) error {
+		args := make([]any, 0, 5*(hi-lo))
+		for _, op := range ops[lo:hi] {
+			if op.seq == 0 {
+				return fmt.Errorf("receipt %s was not inserted", op.r.ID)
+			}
+			args = append(args, op.seq, string(op.headers), bodyArg(op.body), op.encoding, bodyArg(op.r.Trace))
+		}
+		_, err := db.exec(ctx, tx, insertBodiesSQLite(hi-lo), args...)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("insert bodies: %w", err)
+	}
+	return nil
+}
+
+// insertPostgres writes the receipts and their bodies in one statement: the
+// receipts from arrays, and each body with the seq its receipt was given.
+const insertPostgresQuery = `WITH r AS (
+	INSERT INTO receipts (` + receiptColumns + `)
+	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+		$8::text[], $9::text[], $10::bigint[], $10::bigint[], $11::text[], $12::integer[], $13::integer[],
+		$14::bigint[], $15::text[])
+	RETURNING id, seq
+), b AS (
+	INSERT INTO bodies (seq, headers, body, encoding, trace)
+	SELECT r.seq, x.headers, x.body, x.encoding, x.trace
+	FROM r JOIN unnest($1::text[], $16::text[], $17::bytea[], $18::smallint[], $19::bytea[])
+		AS x (id, headers, body, encoding, trace) ON x.id = r.id
+)
+SELECT id, seq FROM r`
+
+func insertPostgres(ctx context.Context, tx *sql.Tx, ops []*insertOp) error {
+	n := len(ops)
+	var (
+		ids, types, conns, events, nonces = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		keys, statuses, reasons, secrets  = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		dups                              = make([]*string, n)
+		at, next                          = make([]int64, n), make([]*int64, n)
+		attempts, rounds                  = make([]int32, n), make([]int32, n)
+		history, headers                  = make([]string, n), make([]string, n)
+		bodies, traces                    = make([][]byte, n), make([][]byte, n)
+		encodings                         = make([]int16, n)
+	)
+	byID := make(map[string]*insertOp, n)
+	for i, op := range ops {
+		r := op.r
+		byID[r.ID] = op
+		ids[i], types[i], conns[i], events[i], nonces[i] = r.ID, r.ConnectionType, r.Connection, r.EventType, r.Nonce
+		keys[i], statuses[i], reasons[i], secrets[i] = r.IdempotencyKey, string(op.status), r.Reason, r.SecretID
+		if op.duplicateOf != "" {
+			dups[i] = &op.duplicateOf
+		}
+		at[i], rounds[i] = op.at, int32(r.Round)
+		if op.status == hookgate.StatusReceived {
+			next[i] = &op.at
+		}
+		history[i] = historyLine(hookgate.Transition{Status: op.status, Reason: r.Reason, At: fromMicros(op.at)})
+		headers[i], bodies[i], encodings[i], traces[i] = string(op.headers), op.body, int16(op.encoding), r.Trace
+	}
+	rows, err := tx.QueryContext(ctx, insertPostgresQuery, ids, types, conns, events, nonces, keys, statuses,
+		reasons, dups, at, secrets, attempts, rounds, next, history, headers, bodies, encodings, traces)
+	if err == nil {
+		err = setSeqs(rows, byID)
+	}
+	if err != nil {
+		return fmt.Errorf("insert receipts: %w", err)
+	}
+	for _, op := range ops {
+		if op.seq == 0 {
+			return fmt.Errorf("insert receipts: receipt %s was not inserted", op.r.ID)
+		}
+	}
+	return nil
+}
+
+// setSeqs reads the (id, seq) rows an insert returned into the ops of byID,
+// and closes rows.
+func setSeqs(rows *sql.Rows, byID map[string]*insertOp) error {
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			id  string
+			seq int64
+		)
+		if err := rows.Scan(&id, &seq); err != nil {
+			return err
+		}
+		if op := byID[id]; op != nil {
+			op.seq = seq
+		}
+	}
+	return rows.Err()
+}
+
+// repeatJoin returns n copies of s joined by ", ".
+func repeatJoin(s string, n int) string {
+	if n <= 0 {
+		return ""
+	}
+	return strings.Repeat(s+", ", n-1) + s
+}
