@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -68,6 +69,14 @@ type Config struct {
 	DrainTimeout time.Duration
 	// DispatchWorkers is the gateway's dispatch.workers (0: its default).
 	DispatchWorkers int
+	// ConcurrentDispatch keeps the dispatcher delivering during the timed
+	// ingest runs. By default it is stopped while they run (ingest alone is
+	// measured, the queue grows) and started after each, to measure how fast
+	// it drains the queue by itself; the dispatch phase measures both at once.
+	ConcurrentDispatch bool
+	// Incompressible fills bodies with random text instead of text shaped
+	// like a real payload (the store compresses bodies when that pays).
+	Incompressible bool
 	// Progress receives one line per run; nil discards.
 	Progress io.Writer
 	// TempDir holds the SQLite file; empty uses os.TempDir.
@@ -128,8 +137,10 @@ type Run struct {
 	P99ms      float64 `json:"p99_ms"`
 	Maxms      float64 `json:"max_ms"`
 	// DrainSeconds (gateway runs of an in-process gateway) is how long the
-	// dispatch queue took to empty after the load stopped.
+	// dispatch queue took to empty after the load stopped, and DrainRate the
+	// deliveries per second meanwhile.
 	DrainSeconds float64 `json:"drain_seconds,omitempty"`
+	DrainRate    float64 `json:"drain_rate_dps,omitempty"`
 	// Undrained: the queue was still not empty after the drain timeout.
 	Undrained bool `json:"undrained,omitempty"`
 }
@@ -170,16 +181,24 @@ type Dispatch struct {
 
 // Report is the result of a benchmark.
 type Report struct {
-	Target      string    `json:"target"`
-	Concurrency int       `json:"concurrency"`
-	BodySize    int       `json:"body_size"`
-	Duration    string    `json:"duration"`
-	Runs        int       `json:"runs"`
-	Baseline    []Run     `json:"baseline_runs"`
-	Gateway     []Run     `json:"gateway_runs"`
-	BaselineSum Summary   `json:"baseline"`
-	GatewaySum  Summary   `json:"gateway"`
-	Ratio       Spread    `json:"throughput_ratio"` // gateway/baseline, per run pair
+	Target      string  `json:"target"`
+	Concurrency int     `json:"concurrency"`
+	BodySize    int     `json:"body_size"`
+	Duration    string  `json:"duration"`
+	Runs        int     `json:"runs"`
+	Baseline    []Run   `json:"baseline_runs"`
+	Gateway     []Run   `json:"gateway_runs"`
+	BaselineSum Summary `json:"baseline"`
+	GatewaySum  Summary `json:"gateway"`
+	Ratio       Spread  `json:"throughput_ratio"` // gateway/baseline, per run pair
+	// ConcurrentDispatch says the dispatcher delivered during the ingest runs.
+	ConcurrentDispatch bool `json:"concurrent_dispatch"`
+	// DrainRate is the dispatcher's rate alone, draining the queue an ingest
+	// run left (without ConcurrentDispatch).
+	DrainRate *Spread `json:"drain_rate_dps,omitempty"`
+	// Compression is the body's size over its stored size in the gateway's
+	// store, when known (1: stored as received).
+	Compression float64   `json:"body_compression,omitempty"`
 	Dispatch    *Dispatch `json:"dispatch,omitempty"`
 	// PeakRSSBytes is VmHWM of this process: gateway, baseline and load
 	// generator together (with URL: the load generator and baseline only).
@@ -221,24 +240,51 @@ func Bench(ctx context.Context, cfg Config) (*Report, error) {
 
 	// Distinct deliveries across runs and invocations: a random prefix and
 	// a counter make every X-GitHub-Delivery new.
-	gen := &generator{prefix: strings.ToLower(rand.Text()[:10]), size: cfg.BodySize}
+	gen := &generator{prefix: strings.ToLower(rand.Text()[:10]), size: cfg.BodySize, incompressible: cfg.Incompressible}
+	rep.ConcurrentDispatch = cfg.ConcurrentDispatch || gw == nil
+	if gw != nil && cfg.ConcurrentDispatch {
+		gw.startDispatch()
+	}
+	var drainRates []float64
 	for i := range cfg.Runs {
 		b := drive(ctx, base.url, benchSecret, gen, cfg.Concurrency, cfg.Duration, nil)
 		rep.Baseline = append(rep.Baseline, b)
 		fmt.Fprintf(cfg.Progress, "run %d/%d baseline: %s\n", i+1, cfg.Runs, b)
+		before := int64(0)
+		if gw != nil {
+			before = gw.delivered.Load()
+		}
 		g := drive(ctx, target, secret, gen, cfg.Concurrency, cfg.Duration, nil)
 		if gw != nil {
+			// The queue the run left (all of it, without concurrent
+			// dispatch) drains before the next baseline run.
+			gw.startDispatch()
+			start := gw.delivered.Load()
 			d, ok, err := gw.drain(ctx, cfg.DrainTimeout)
 			if err != nil {
 				return nil, err
 			}
 			g.DrainSeconds, g.Undrained = d.Seconds(), !ok
+			if !cfg.ConcurrentDispatch {
+				gw.stopDispatch()
+				if d > 0 {
+					g.DrainRate = float64(gw.delivered.Load()-start) / d.Seconds()
+					drainRates = append(drainRates, g.DrainRate)
+				}
+			}
+			if got := gw.delivered.Load() - before; ok && got < g.Requests {
+				return nil, fmt.Errorf("run %d: %d deliveries acknowledged but only %d reached the sink", i+1, g.Requests, got)
+			}
 		}
 		rep.Gateway = append(rep.Gateway, g)
 		fmt.Fprintf(cfg.Progress, "run %d/%d gateway:  %s\n", i+1, cfg.Runs, g)
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
+	}
+	if len(drainRates) > 0 {
+		sp := spread(drainRates)
+		rep.DrainRate = &sp
 	}
 	rep.BaselineSum, rep.GatewaySum = summarize(rep.Baseline), summarize(rep.Gateway)
 	ratios := make([]float64, len(rep.Gateway))
@@ -250,6 +296,7 @@ func Bench(ctx context.Context, cfg Config) (*Report, error) {
 	rep.Ratio = spread(ratios)
 
 	if gw != nil && cfg.DispatchDuration > 0 {
+		gw.startDispatch()
 		d, err := gw.dispatchPhase(ctx, gen, cfg, rep.GatewaySum.Throughput.Median/2)
 		if err != nil {
 			return nil, err
@@ -259,6 +306,9 @@ func Bench(ctx context.Context, cfg Config) (*Report, error) {
 			d.Rate, d.Seconds, d.MaxDepth, d.DrainSeconds, d.P50ms, d.P99ms)
 	}
 	if gw != nil {
+		if cs, ok := gw.gw.Store().(interface{ BodyCompression() float64 }); ok {
+			rep.Compression = cs.BodyCompression()
+		}
 		if bs, ok := gw.gw.Store().(interface{ BatchStats() (int64, int64) }); ok {
 			if batches, requests := bs.BatchStats(); batches > 0 {
 				rep.WritesPerCommit = float64(requests) / float64(batches)
@@ -292,6 +342,8 @@ func (r Run) String() string {
 	switch {
 	case r.Undrained:
 		s += fmt.Sprintf("  queue NOT drained after %.0fs", r.DrainSeconds)
+	case r.DrainRate > 0:
+		s += fmt.Sprintf("  queue drained in %.2fs (%.0f/s)", r.DrainSeconds, r.DrainRate)
 	case r.DrainSeconds > 0:
 		s += fmt.Sprintf("  queue drained in %.2fs", r.DrainSeconds)
 	}
@@ -337,12 +389,18 @@ func spread(v []float64) Spread {
 const minBody = 64
 
 // generator makes distinct GitHub-style deliveries of a fixed size. The body
-// starts with fixed-width fields the sink reads back without parsing:
-// {"sent":"<19 digits>","seq":"<19 digits>","pad":"xxx…"}
+// starts with fixed-width fields the sink reads back without parsing,
+// followed by text shaped like a push event's commits (random 40-hex ids,
+// URLs, names, messages from a small vocabulary), so that it compresses
+// about as well as a real payload does (roughly 2:1 with S2), not like a run
+// of one letter:
+// {"sent":"<19 digits>","seq":"<19 digits>","pad":"commit 3f2a…: fix retry …"}
+// With incompressible set, the text is random base64 instead.
 type generator struct {
-	prefix string
-	size   int
-	seq    atomic.Int64
+	prefix         string
+	size           int
+	incompressible bool
+	seq            atomic.Int64
 }
 
 const (
@@ -350,16 +408,38 @@ const (
 	seqAt  = sentAt + 19 + len(`","seq":"`)
 )
 
+var fillerWords = strings.Fields("fix add update remove refactor bump test docs build ci config handler webhook " +
+	"gateway receipt dispatch retry queue store index merge branch release version api client server error " +
+	"timeout the of and to in for on with from")
+
 func (g *generator) template() []byte {
 	head := fmt.Sprintf(`{"sent":"%019d","seq":"%019d","pad":"`, 0, 0)
-	b := make([]byte, g.size)
-	copy(b, head)
-	for i := len(head); i < len(b)-2; i++ {
-		b[i] = 'x'
+	b := make([]byte, 0, g.size+256)
+	b = append(b, head...)
+	n := g.size - len(head) - 2
+	if g.incompressible {
+		for len(b)-len(head) < n {
+			b = append(b, rand.Text()...)
+		}
+	} else {
+		for len(b)-len(head) < n {
+			id := hexID()
+			b = fmt.Appendf(b, "commit %s: %s %s %s in store/%s.go (https://github.com/acme/hookgate/commit/%s) "+
+				"by octocat <octocat@example.com> at 2026-11-%02dT%02d:%02d:%02dZ; ",
+				id, word(), word(), word(), word(), id, 1+mrand.IntN(28), mrand.IntN(24), mrand.IntN(60), mrand.IntN(60))
+		}
 	}
-	copy(b[len(b)-2:], `"}`)
+	b = append(b[:len(head)+n], `"}`...)
 	return b
 }
+
+func hexID() string {
+	var v [20]byte
+	_, _ = rand.Read(v[:])
+	return hex.EncodeToString(v[:])
+}
+
+func word() string { return fillerWords[mrand.IntN(len(fillerWords))] }
 
 // next stamps body with a new sequence number and the current time, and
 // returns the delivery id.
@@ -529,6 +609,9 @@ type benchGateway struct {
 	done    chan error
 	cleanup []func()
 
+	// dispatchStop stops the dispatcher when it runs (startDispatch).
+	dispatchStop func()
+
 	delivered atomic.Int64 // received by the sink so far
 	mu        sync.Mutex
 	e2e       []time.Duration
@@ -577,7 +660,8 @@ connections:
 		return nil, fmt.Errorf("bench config: %w", err)
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	g.gw, err = gateway.New(ctx, c, gateway.Options{Logger: logger})
+	// The bench starts and stops the dispatcher itself (startDispatch).
+	g.gw, err = gateway.New(ctx, c, gateway.Options{Logger: logger, NoDispatch: true})
 	if err != nil {
 		return nil, err
 	}
@@ -611,7 +695,27 @@ func (g *benchGateway) receive(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// startDispatch runs the gateway's dispatcher until stopDispatch.
+func (g *benchGateway) startDispatch() {
+	if g.dispatchStop != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = g.gw.Run(ctx) }()
+	g.dispatchStop = func() { cancel(); <-done }
+}
+
+// stopDispatch stops the dispatcher and waits for deliveries in flight.
+func (g *benchGateway) stopDispatch() {
+	if g.dispatchStop != nil {
+		g.dispatchStop()
+		g.dispatchStop = nil
+	}
+}
+
 func (g *benchGateway) close() {
+	g.stopDispatch()
 	if g.stop != nil {
 		g.stop()
 		<-g.done

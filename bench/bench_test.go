@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"strings"
 	"testing"
 	"time"
 )
@@ -32,8 +33,36 @@ func TestBench(t *testing.T) {
 	if rep.Dispatch == nil || rep.Dispatch.Delivered < rep.Dispatch.Ingested {
 		t.Errorf("dispatch phase: %+v", rep.Dispatch)
 	}
+	// Ingest ran alone: the queue it left was drained afterwards, and that
+	// rate was measured.
+	if rep.ConcurrentDispatch || rep.DrainRate == nil || rep.DrainRate.Median <= 0 {
+		t.Errorf("drain after an ingest-only run: concurrent %v, rate %+v", rep.ConcurrentDispatch, rep.DrainRate)
+	}
+	if rep.Compression < 1.5 {
+		t.Errorf("payload-shaped bodies stored at %.2f:1, want them compressed", rep.Compression)
+	}
 	if _, err := json.Marshal(rep); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("gateway/baseline %.2f, peak RSS %d MiB", rep.Ratio.Median, rep.PeakRSSBytes>>20)
+}
+
+// TestGeneratorBodies checks the generated deliveries: valid JSON objects of
+// exactly the asked size, the sink's fields at their fixed offsets, and
+// random text when asked for.
+func TestGeneratorBodies(t *testing.T) {
+	for _, incompressible := range []bool{false, true} {
+		g := &generator{prefix: "t", size: 2048, incompressible: incompressible}
+		body := g.template()
+		g.next(body)
+		if len(body) != 2048 || !json.Valid(body) {
+			t.Fatalf("incompressible=%v: %d bytes, valid %v: %s", incompressible, len(body), json.Valid(body), body)
+		}
+		if at, ok := sentTime(body); !ok || time.Since(at) > time.Minute {
+			t.Errorf("sent time not readable: %v %v", at, ok)
+		}
+		if strings.Contains(string(body), "commit ") == incompressible {
+			t.Errorf("incompressible=%v: body %.80s…", incompressible, body)
+		}
+	}
 }

@@ -45,6 +45,10 @@ type Options struct {
 	// Handlers are Go handlers by name, usable in the routes of cfg and of
 	// stored connections from the start (Handle adds more later).
 	Handlers map[string]hookgate.Sender
+	// NoDispatch makes Serve run ingress and the admin API without the
+	// dispatcher: receipts are stored and queued, and dispatched by another
+	// instance sharing the store (PostgreSQL), or by the caller running Run.
+	NoDispatch bool
 }
 
 // Gateway is a running hookgate.
@@ -57,6 +61,7 @@ type Gateway struct {
 	bus        *events.Bus
 	httpClient *http.Client
 	dispatcher *dispatch.Dispatcher
+	noDispatch bool
 	ingress    *ingress.Server
 	metrics    *metrics.Metrics
 
@@ -77,6 +82,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 		store:      opts.Store,
 		bus:        events.NewBus(),
 		httpClient: opts.HTTPClient,
+		noDispatch: opts.NoDispatch,
 		funcs:      map[string]hookgate.Sender{},
 	}
 	for name, h := range opts.Handlers {

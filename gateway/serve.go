@@ -59,8 +59,8 @@ func loopbackOnly(addr string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// Serve runs ingress, admin API, dispatcher and maintenance until ctx is
-// cancelled, then shuts down gracefully: listeners stop accepting, requests
+// Serve runs ingress, admin API, dispatcher and maintenance (not the last
+// two with Options.NoDispatch) until ctx is cancelled, then shuts down gracefully: listeners stop accepting, requests
 // in flight finish, dispatch in flight completes.
 func (g *Gateway) Serve(ctx context.Context, ls *Listeners) error {
 	pub := &http.Server{
@@ -88,7 +88,11 @@ func (g *Gateway) Serve(ctx context.Context, ls *Listeners) error {
 	}()
 	go func() { errc <- fmt.Errorf("admin listener: %w", adm.Serve(ls.Admin)) }()
 	dispatchDone := make(chan error, 1)
-	go func() { dispatchDone <- g.Run(runCtx) }()
+	if g.noDispatch {
+		dispatchDone <- nil
+	} else {
+		go func() { dispatchDone <- g.Run(runCtx) }()
+	}
 	g.logger.Info("hookgate serving", "listen", ls.Public.Addr().String(), "admin", ls.Admin.Addr().String(),
 		"storage", redactStorageURL(g.cfg.Storage.URL), "connections", len(g.snap.Load().byName))
 
