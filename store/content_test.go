@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/json"
+	"net/http"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -87,4 +90,51 @@ func FuzzPackBody(f *testing.F) {
 			t.Fatal("unknown encoding accepted")
 		}
 	})
+}
+
+// FuzzHeaders holds the hand-written header encoding to encoding/json's:
+// the same bytes for the same header map, and the same map decoded back.
+func FuzzHeaders(f *testing.F) {
+	f.Add("X-Github-Event", "push", "X-Multi", "a, b")
+	f.Add("K", "\x00\"\\\n\r\t\u2028\u2029<>&", "", "\xff\xfe")
+	f.Add("Ü", "é", "x-lower", "")
+	f.Fuzz(func(t *testing.T, k1, v1, k2, v2 string) {
+		h := http.Header{k1: {v1, v2}, k2: {v2}}
+		if k1 == "nil" {
+			h[k2] = nil
+		}
+		want, err := json.Marshal(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// encoding/json escapes <, > and & for HTML; the stored form need not.
+		want = bytes.ReplaceAll(bytes.ReplaceAll(bytes.ReplaceAll(want, []byte(`\u003c`), []byte("<")),
+			[]byte(`\u003e`), []byte(">")), []byte(`\u0026`), []byte("&"))
+		got := encodeHeaders(h)
+		if !bytes.Equal(got, want) {
+			t.Fatalf("encodeHeaders(%q)\n got %s\nwant %s", h, got, want)
+		}
+		var ref http.Header
+		if err := json.Unmarshal(got, &ref); err != nil {
+			t.Fatal(err)
+		}
+		dec, err := decodeHeaders(string(got))
+		if err != nil || !reflect.DeepEqual(dec, ref) {
+			t.Fatalf("decodeHeaders(%s) = %q, %v; encoding/json decodes %q", got, dec, err, ref)
+		}
+	})
+}
+
+func TestDecodeHeadersRefusesOtherShapes(t *testing.T) {
+	for _, bad := range []string{``, `[]`, `{"a":"b"}`, `{"a":[1]}`, `{"a":[`, `7`} {
+		if _, err := decodeHeaders(bad); err == nil {
+			t.Errorf("decodeHeaders(%q) accepted", bad)
+		}
+	}
+	if h, err := decodeHeaders("null"); err != nil || h != nil {
+		t.Errorf("null: %v, %v", h, err)
+	}
+	if h, err := decodeHeaders("{}"); err != nil || h == nil || len(h) != 0 {
+		t.Errorf("{}: %v, %v", h, err)
+	}
 }

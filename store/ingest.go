@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -45,10 +44,7 @@ func (db *DB) Ingest(ctx context.Context, r *hookgate.Receipt, ttl time.Duration
 	default:
 		return hookgate.Transition{}, hookgate.Errorf(hookgate.EInvalid, "ingest: status %q is not received, filtered or held", status)
 	}
-	op, err := newInsertOp(r, status)
-	if err != nil {
-		return hookgate.Transition{}, fmt.Errorf("ingest: %w", err)
-	}
+	op := newInsertOp(r, status)
 	if r.IdempotencyKey != "" {
 		op.keyExpires = micros(r.ReceivedAt.Add(ttl))
 	}
@@ -66,24 +62,18 @@ func (db *DB) Record(ctx context.Context, r *hookgate.Receipt) (hookgate.Transit
 	if r.Status != hookgate.StatusRejected && r.Status != hookgate.StatusHandshake {
 		return hookgate.Transition{}, hookgate.Errorf(hookgate.EInvalid, "record: status %q is not rejected or handshake", r.Status)
 	}
-	op, err := newInsertOp(r, r.Status)
-	if err != nil {
-		return hookgate.Transition{}, fmt.Errorf("record: %w", err)
-	}
+	op := newInsertOp(r, r.Status)
 	if err := db.submit(ctx, &writeReq{ins: op, done: make(chan struct{}, 1)}); err != nil {
 		return hookgate.Transition{}, fmt.Errorf("record receipt %s: %w", r.ID, err)
 	}
 	return op.stored(), nil
 }
 
-func newInsertOp(r *hookgate.Receipt, status hookgate.Status) (*insertOp, error) {
-	headers, err := json.Marshal(r.Headers)
-	if err != nil {
-		return nil, fmt.Errorf("headers: %w", err)
-	}
+func newInsertOp(r *hookgate.Receipt, status hookgate.Status) *insertOp {
+	headers := encodeHeaders(r.Headers)
 	body, encoding := packBody(r.Body)
 	at := micros(r.ReceivedAt)
-	return &insertOp{r: r, requested: status, headers: headers, body: body, encoding: encoding, at: at}, nil
+	return &insertOp{r: r, requested: status, headers: headers, body: body, encoding: encoding, at: at}
 }
 
 // stored updates the receipt to what was written and returns its first
@@ -309,9 +299,9 @@ func insertBodiesSQLite(n int) string {
 func sqliteStatements() []string {
 	var out []string
 	for _, n := range chunkSizes {
-		out = append(out, upsertKeysSQLite(n), insertReceiptsSQLite(n), insertBodiesSQLite(n))
+		out = append(out, upsertKeysSQLite(n), insertReceiptsSQLite(n), insertBodiesSQLite(n), completeSQLite(n))
 	}
-	return append(out, claimSQLite, claimBodiesSQLite, completeSQLite)
+	return append(out, claimSQLite, claimBodiesSQLite)
 }
 
 func (db *DB) insertSQLite(ctx context.Context, tx *sql.Tx, ops []*insertOp) error {

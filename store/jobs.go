@@ -44,13 +44,18 @@ func (db *DB) Claim(ctx context.Context, owner string, limit int, now time.Time,
 }
 
 // claimSQLite leases the due jobs and appends each one's transition to its
-// history; the previous status is read back from the line it appended.
+// history; the previous status is read back from the line it appended. The
+// time bound and the limit are scalar subqueries, not the parameters
+// themselves: SQLite re-plans a statement whose plan looked at a bound value
+// when that value changes (with LIMIT ?, on every run), and the re-plan cost
+// more than the claim (SQLITE_STMTSTATUS_REPREPARE: 50 of 50 runs before, 0
+// after).
 const claimSQLite = `UPDATE OR FAIL receipts SET status = 'dispatched', lease_owner = ?1, lease_until = ?2,
 	next_attempt_at = ?2, updated_at = ?3,
 	history = history || json_object('from', status, 'status', 'dispatched', 'at', ?3) || char(10)
 	WHERE seq IN (SELECT seq FROM receipts
-		WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= ?3 AND (lease_until IS NULL OR lease_until < ?3)
-		ORDER BY next_attempt_at, seq LIMIT ?4)
+		WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= (SELECT ?3) AND (lease_until IS NULL OR lease_until < ?3)
+		ORDER BY next_attempt_at, seq LIMIT (SELECT ?4))
 	RETURNING ` + summaryColumns + `, attempts, history`
 
 // claimBodiesSQLite reads the bodies of the claimed receipts (a JSON array
@@ -224,11 +229,19 @@ func (db *DB) Complete(ctx context.Context, owner string, c hookgate.Completion)
 	return []hookgate.Transition{op.tr}, nil
 }
 
-// completeSQLite records an outcome only if owner still holds the lease.
-const completeSQLite = `UPDATE receipts SET status = ?, reason = ?, attempt_count = attempt_count + 1,
-	next_attempt_at = ?, lease_owner = NULL, lease_until = NULL, updated_at = ?,
-	history = history || ?, attempts = attempts || COALESCE(json_set(?, '$.round', round) || char(10), '')
-	WHERE id = ? AND lease_owner = ? RETURNING connection`
+// completeSQLite records a chunk of n outcomes in one statement, each only
+// if its owner still holds the lease, and answers the receipts it changed.
+// The values of outcome i are column1 … column8 of row i: id, owner, status,
+// reason, next attempt, time, history line, attempts pass.
+func completeSQLite(n int) string {
+	return `UPDATE OR FAIL receipts SET status = v.column3, reason = v.column4,
+	attempt_count = attempt_count + 1, next_attempt_at = v.column5, lease_owner = NULL, lease_until = NULL,
+	updated_at = v.column6, history = history || v.column7,
+	attempts = attempts || COALESCE(json_set(v.column8, '$.round', round) || char(10), '')
+	FROM (VALUES ` + repeatJoin("(?, ?, ?, ?, ?, ?, ?, ?)", n) + `) AS v
+	WHERE receipts.id = v.column1 AND receipts.lease_owner = v.column2
+	RETURNING receipts.id, receipts.connection`
+}
 
 // completePostgres records a batch of outcomes from arrays, each only where
 // its owner still holds the lease, and answers the receipts it changed.
@@ -282,14 +295,39 @@ func (db *DB) completeAll(ctx context.Context, tx *sql.Tx, ops []*completeOp) er
 }
 
 func (db *DB) completeRound(ctx context.Context, tx *sql.Tx, ops []*completeOp) error {
-	if !db.d.dollar {
-		for _, op := range ops {
-			c := op.c
-			err := db.queryRow(ctx, tx, completeSQLite, string(c.Status), c.Reason, nullMicros(c.NextAttemptAt), op.at,
-				op.history, op.attempts, c.ReceiptID, op.owner).Scan(&op.tr.Connection)
-			if err != nil && !errors.Is(err, sql.ErrNoRows) {
-				return fmt.Errorf("complete %s: %w", c.ReceiptID, err)
+	byID := make(map[string]*completeOp, len(ops))
+	for _, op := range ops {
+		byID[op.c.ReceiptID] = op
+	}
+	changed := func(rows *sql.Rows) error {
+		defer rows.Close()
+		for rows.Next() {
+			var id, connection string
+			if err := rows.Scan(&id, &connection); err != nil {
+				return err
 			}
+			if op := byID[id]; op != nil {
+				op.tr.Connection = connection
+			}
+		}
+		return rows.Err()
+	}
+	if !db.d.dollar {
+		err := chunks(len(ops), func(lo, hi int) error {
+			args := make([]any, 0, 8*(hi-lo))
+			for _, op := range ops[lo:hi] {
+				c := op.c
+				args = append(args, c.ReceiptID, op.owner, string(c.Status), c.Reason, nullMicros(c.NextAttemptAt),
+					op.at, op.history, op.attempts)
+			}
+			rows, err := db.query(ctx, tx, completeSQLite(hi-lo), args...)
+			if err != nil {
+				return err
+			}
+			return changed(rows)
+		})
+		if err != nil {
+			return fmt.Errorf("complete: %w", err)
 		}
 		return nil
 	}
@@ -301,10 +339,8 @@ func (db *DB) completeRound(ctx context.Context, tx *sql.Tx, ops []*completeOp) 
 		history                        = make([]string, n)
 		attempts                       = make([]*string, n)
 	)
-	byID := make(map[string]*completeOp, n)
 	for i, op := range ops {
 		c := op.c
-		byID[c.ReceiptID] = op
 		ids[i], owners[i], statuses[i], reasons[i] = c.ReceiptID, op.owner, string(c.Status), c.Reason
 		if c.NextAttemptAt != nil {
 			v := micros(*c.NextAttemptAt)
@@ -316,20 +352,10 @@ func (db *DB) completeRound(ctx context.Context, tx *sql.Tx, ops []*completeOp) 
 		}
 	}
 	rows, err := tx.QueryContext(ctx, completePostgres, ids, owners, statuses, reasons, next, at, history, attempts)
+	if err == nil {
+		err = changed(rows)
+	}
 	if err != nil {
-		return fmt.Errorf("complete: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id, connection string
-		if err := rows.Scan(&id, &connection); err != nil {
-			return fmt.Errorf("complete: %w", err)
-		}
-		if op := byID[id]; op != nil {
-			op.tr.Connection = connection
-		}
-	}
-	if err := rows.Err(); err != nil {
 		return fmt.Errorf("complete: %w", err)
 	}
 	return nil

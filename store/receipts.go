@@ -196,18 +196,10 @@ const (
 	MaxListLimit     = 500
 )
 
-// Receipts implements hookgate.Store: newest first by received_at, receipts
-// received in the same microsecond newest stored first. Since is inclusive,
-// Until exclusive. The cursor is opaque to callers: base64 of the last row's
-// received_at and seq.
-//
-// Every filter is served by an index range read newest first: status (with
-// or without connection) by receipts_status or receipts_connection_status,
-// connection and event type by receipts_connection_event. A listing without
-// a status reads the range of each status and merges them (one short range
-// per status, at most limit rows each), which spares ingest two more indexes.
-func (db *DB) Receipts(ctx context.Context, f hookgate.ReceiptFilter) ([]*hookgate.Receipt, string, error) {
-	limit := f.Limit
+// listQuery builds the listing of f (with ? placeholders) and its arguments,
+// and returns the page size.
+func listQuery(f hookgate.ReceiptFilter) (query string, qargs []any, limit int, err error) {
+	limit = f.Limit
 	if limit <= 0 {
 		limit = DefaultListLimit
 	}
@@ -220,7 +212,7 @@ func (db *DB) Receipts(ctx context.Context, f hookgate.ReceiptFilter) ([]*hookga
 		where, args = append(where, "connection = ?"), append(args, f.Connection)
 	}
 	if f.Status != "" && !f.Status.Valid() {
-		return nil, "", hookgate.Errorf(hookgate.EInvalid, "unknown status %q", f.Status)
+		return "", nil, 0, hookgate.Errorf(hookgate.EInvalid, "unknown status %q", f.Status)
 	}
 	if f.EventType != "" {
 		where, args = append(where, "event_type = ?"), append(args, f.EventType)
@@ -234,16 +226,23 @@ func (db *DB) Receipts(ctx context.Context, f hookgate.ReceiptFilter) ([]*hookga
 	if f.Cursor != "" {
 		at, seq, err := decodeCursor(f.Cursor)
 		if err != nil {
-			return nil, "", err
+			return "", nil, 0, err
 		}
 		where = append(where, "(received_at < ? OR (received_at = ? AND seq < ?))")
 		args = append(args, at, at, seq)
 	}
 	const order = " ORDER BY received_at DESC, seq DESC LIMIT ?"
-	one := func(status hookgate.Status) (string, []any) {
+	// one is the listing of one status, or with status "" of every receipt
+	// in flight (inFlight) or of every receipt (neither).
+	one := func(status hookgate.Status, inFlight bool) (string, []any) {
 		w, a := where, args
-		if status != "" {
-			w, a = append([]string{"status = ?"}, w...), append([]any{string(status)}, a...)
+		switch {
+		case status != "" && hasJob(status):
+			w, a = append([]string{"next_attempt_at IS NOT NULL", "status = ?"}, w...), append([]any{string(status)}, a...)
+		case status != "":
+			w, a = append([]string{"next_attempt_at IS NULL", "status = ?"}, w...), append([]any{string(status)}, a...)
+		case inFlight:
+			w = append([]string{"next_attempt_at IS NOT NULL"}, w...)
 		}
 		q := `SELECT ` + summaryColumns + ` FROM receipts`
 		if len(w) > 0 {
@@ -251,24 +250,48 @@ func (db *DB) Receipts(ctx context.Context, f hookgate.ReceiptFilter) ([]*hookga
 		}
 		return q + order, append(a, limit+1)
 	}
-	var (
-		query string
-		qargs []any
-	)
 	switch {
 	case f.Status != "":
-		query, qargs = one(f.Status)
+		query, qargs = one(f.Status, false)
 	case f.Connection != "" && f.EventType != "":
-		query, qargs = one("")
+		query, qargs = one("", false)
 	default:
-		parts := make([]string, 0, len(hookgate.Statuses()))
-		for i, st := range hookgate.Statuses() {
-			q, a := one(st)
-			parts = append(parts, "SELECT * FROM ("+q+") s"+strconv.Itoa(i))
+		q, a := one("", true)
+		parts, n := []string{"SELECT * FROM (" + q + ") queue"}, 0
+		qargs = a
+		for _, st := range hookgate.Statuses() {
+			if hasJob(st) {
+				continue
+			}
+			q, a := one(st, false)
+			n++
+			parts = append(parts, "SELECT * FROM ("+q+") s"+strconv.Itoa(n))
 			qargs = append(qargs, a...)
 		}
 		query = strings.Join(parts, " UNION ALL ") + order
 		qargs = append(qargs, limit+1)
+	}
+	return query, qargs, limit, nil
+}
+
+// Receipts implements hookgate.Store: newest first by received_at, receipts
+// received in the same microsecond newest stored first. Since is inclusive,
+// Until exclusive. The cursor is opaque to callers: base64 of the last row's
+// received_at and seq.
+//
+// Every filter is served by an index read newest first. A receipt done
+// with dispatch (no job) is in the status indexes, receipts_status and
+// receipts_connection_status; a receipt in flight (received, dispatched or
+// failed: it has a job) is in the due index only, so a listing of an
+// in-flight status reads the queue and sorts it, which is short while
+// dispatch keeps up. Connection and event type together have
+// receipts_connection_event. A listing without a status merges the newest
+// rows of each status (and of the queue), at most limit from each, which
+// spares ingest two more indexes.
+func (db *DB) Receipts(ctx context.Context, f hookgate.ReceiptFilter) ([]*hookgate.Receipt, string, error) {
+	query, qargs, limit, err := listQuery(f)
+	if err != nil {
+		return nil, "", err
 	}
 	rows, err := db.read.QueryContext(ctx, db.d.q(query), qargs...)
 	if err != nil {
@@ -293,6 +316,16 @@ func (db *DB) Receipts(ctx context.Context, f hookgate.ReceiptFilter) ([]*hookga
 		next = encodeCursor(micros(out[limit-1].ReceivedAt), seqs[limit-1])
 	}
 	return out, next, nil
+}
+
+// hasJob reports whether a receipt in status s has a dispatch job: it is in
+// flight. Every other status is final until a replay (or an admission).
+func hasJob(s hookgate.Status) bool {
+	switch s {
+	case hookgate.StatusReceived, hookgate.StatusDispatched, hookgate.StatusFailed:
+		return true
+	}
+	return false
 }
 
 func encodeCursor(at, seq int64) string {

@@ -64,14 +64,17 @@ DROP TABLE receipts;
 ALTER TABLE receipts_v3 RENAME TO receipts;
 ALTER INDEX receipts_v3_pkey RENAME TO receipts_pkey;
 
--- Five indexes, each written by every ingest: a listing without a status
--- (newest first, or one connection's) merges the per-status ranges of
--- receipts_status or receipts_connection_status (store/receipts.go) instead
--- of keeping two more indexes for it.
+-- Few indexes, since ingest writes each of them (store/receipts.go). The
+-- status indexes hold only receipts done with dispatch (no job): a receipt in
+-- flight (received, dispatched, failed) has a job and is found through the due
+-- index, so the transitions of dispatch, which change the status of a
+-- receipt with a job, touch no status index until the last one. A listing
+-- without a status (newest first, or one connection's) merges the ranges of
+-- each status instead of keeping two more indexes for it.
 CREATE UNIQUE INDEX receipts_id ON receipts (id);
 CREATE INDEX receipts_due ON receipts (next_attempt_at, seq) WHERE next_attempt_at IS NOT NULL;
-CREATE INDEX receipts_status ON receipts (status, received_at, seq);
-CREATE INDEX receipts_connection_status ON receipts (connection, status, received_at, seq);
+CREATE INDEX receipts_status ON receipts (status, received_at, seq) WHERE next_attempt_at IS NULL;
+CREATE INDEX receipts_connection_status ON receipts (connection, status, received_at, seq) WHERE next_attempt_at IS NULL;
 CREATE INDEX receipts_connection_event ON receipts (connection, event_type, received_at, seq);
 
 -- As 00002 set for the table this one replaces.
