@@ -230,6 +230,9 @@ func (b *batcher) close() {
 // transaction itself (BEGIN or COMMIT), which fails every request without
 // one.
 func (db *DB) runBatch(ctx context.Context, reqs []*writeReq) error {
+	if db.d.dollar && insertsOnly(reqs) {
+		return db.insertAutocommit(ctx, reqs)
+	}
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		for _, r := range reqs {
 			r.err = nil
@@ -258,6 +261,40 @@ func (db *DB) runBatch(ctx context.Context, reqs []*writeReq) error {
 		}
 		return nil
 	})
+}
+
+// insertsOnly reports whether every request of reqs is an insert.
+func insertsOnly(reqs []*writeReq) bool {
+	for _, r := range reqs {
+		if r.ins == nil {
+			return false
+		}
+	}
+	return true
+}
+
+// insertAutocommit runs a batch of inserts on PostgreSQL without a
+// transaction around it. An insert's writes (key, receipt, body) are one
+// statement there (insertPostgresQuery), and a statement is atomic and
+// durable on its own: BEGIN and COMMIT would only add two round trips to a
+// batch of one statement. A statement that fails has written nothing; the
+// batch then runs again one insert a statement, so the failing one fails
+// alone.
+func (db *DB) insertAutocommit(ctx context.Context, reqs []*writeReq) error {
+	ops := make([]*insertOp, len(reqs))
+	for i, r := range reqs {
+		r.err, r.ins.req = nil, r
+		ops[i] = r.ins
+	}
+	if err := db.insertAll(ctx, db.write, ops); err == nil {
+		return nil
+	}
+	for _, op := range ops {
+		if err := db.insertAll(ctx, db.write, []*insertOp{op}); err != nil {
+			op.req.err = err
+		}
+	}
+	return nil
 }
 
 // errStatement marks the failure of one of a batch's statements (as opposed

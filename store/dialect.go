@@ -22,10 +22,11 @@ type dialect struct {
 	// pass over each other's rows instead of waiting for them.
 	skipLocked string
 	// batchLanes is how many group commits run at once (batch.go): one
-	// on SQLite, which has one writer; several on PostgreSQL, which runs
+	// on SQLite, which has one writer; two on PostgreSQL, which runs
 	// transactions in parallel and shares WAL flushes among concurrent
-	// commits, so lanes overlap one batch's round trips with another's
-	// flush.
+	// commits, so one lane's round trips overlap the other's flush. Four
+	// lanes reached the same throughput with smaller batches, which cost
+	// the server more CPU per receipt (87 against 73 µs).
 	batchLanes int
 }
 
@@ -41,7 +42,7 @@ var (
 		dollar:     true,
 		lockRows:   " FOR UPDATE",
 		skipLocked: " FOR UPDATE SKIP LOCKED",
-		batchLanes: 4,
+		batchLanes: 2,
 	}
 )
 

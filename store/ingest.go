@@ -92,7 +92,16 @@ func (op *insertOp) stored() hookgate.Transition {
 	return tr
 }
 
-// hasJob reports whether the stored receipt is a pending job.
+// roundKey is what must be distinct within one statement: the idempotency
+// key, or for a receipt without one (a rejection, a handshake) its id.
+func (op *insertOp) roundKey() string {
+	if op.r.IdempotencyKey != "" {
+		return op.r.IdempotencyKey
+	}
+	return "\x00" + op.r.ID
+}
+
+// next is the job's due time (received_at) for a receipt that gets a job.
 func (op *insertOp) next() any {
 	if op.status == hookgate.StatusReceived {
 		return op.at
@@ -104,17 +113,23 @@ func (op *insertOp) next() any {
 // within its TTL makes the receipt a duplicate of its owner), then inserts the
 // receipts and their bodies. It may run again for the same ops (see
 // runBatch), so it resets every outcome first.
-func (db *DB) insertAll(ctx context.Context, tx *sql.Tx, ops []*insertOp) error {
+func (db *DB) insertAll(ctx context.Context, tx querier, ops []*insertOp) error {
 	for _, op := range ops {
 		op.status, op.duplicateOf, op.seq = op.requested, "", 0
 	}
-	if err := db.takeKeys(ctx, tx, ops); err != nil {
+	if db.d.dollar {
+		// One statement a round takes the keys and writes the receipts
+		// and bodies; a key that repeats in the batch waits a round.
+		return inRounds(ops, (*insertOp).roundKey, func(round []*insertOp) error { return insertPostgres(ctx, tx, round) })
+	}
+	sqlTx, ok := tx.(*sql.Tx)
+	if !ok {
+		return fmt.Errorf("insert receipts: SQLite writes run in a transaction")
+	}
+	if err := db.takeKeys(ctx, sqlTx, ops); err != nil {
 		return err
 	}
-	if db.d.dollar {
-		return insertPostgres(ctx, tx, ops)
-	}
-	return db.insertSQLite(ctx, tx, ops)
+	return db.insertSQLite(ctx, sqlTx, ops)
 }
 
 // takeKeys claims the idempotency keys of ops. Within one statement the keys
@@ -130,26 +145,16 @@ func (db *DB) takeKeys(ctx context.Context, tx *sql.Tx, ops []*insertOp) error {
 		}
 	}
 	return inRounds(pending, func(op *insertOp) string { return op.r.IdempotencyKey }, func(round []*insertOp) error {
-		taken, err := db.upsertKeys(ctx, tx, round)
+		owners, err := db.upsertKeys(ctx, tx, round)
 		if err != nil {
 			return fmt.Errorf("idempotency keys: %w", err)
 		}
-		var held []*insertOp
 		for _, op := range round {
-			if !taken[op.r.IdempotencyKey] {
-				held = append(held, op)
-			}
-		}
-		if len(held) > 0 {
-			owners, err := db.keyOwners(ctx, tx, held)
-			if err != nil {
-				return fmt.Errorf("read idempotency keys: %w", err)
-			}
-			for _, op := range held {
-				owner, ok := owners[op.r.IdempotencyKey]
-				if !ok {
-					return fmt.Errorf("idempotency key %q is neither taken nor held", op.r.IdempotencyKey)
-				}
+			owner, ok := owners[op.r.IdempotencyKey]
+			switch {
+			case !ok:
+				return fmt.Errorf("idempotency key %q: no owner returned", op.r.IdempotencyKey)
+			case owner != op.r.ID:
 				op.status, op.duplicateOf = hookgate.StatusDuplicate, owner
 			}
 		}
@@ -181,33 +186,37 @@ func inRounds[T any](items []T, key func(T) string, fn func(round []T) error) er
 }
 
 // Key statements. A key is taken by inserting it, or by taking over one
-// whose TTL ended before the new receipt arrived (taken_at is the arrival
-// of the receipt that holds the key); RETURNING answers the keys taken, and
-// a key not answered is held by an earlier receipt.
+// whose TTL ended before the new receipt arrived (taken_at is the arrival of
+// the receipt that holds the key). The conflict branch always updates the
+// row, to itself when the key is held, so RETURNING answers every key with
+// the receipt that holds it now: the receipt itself when taken, else the one
+// it duplicates. The row read is the latest committed one under its lock, not
+// a snapshot, so a key taken by a concurrent transaction a moment ago is seen.
 const (
-	upsertKeysHead = `INSERT OR FAIL INTO idempotency_keys (key, receipt_id, expires_at, taken_at) VALUES `
-	upsertKeysTail = ` ON CONFLICT (key) DO UPDATE SET receipt_id = excluded.receipt_id,
-	expires_at = excluded.expires_at, taken_at = excluded.taken_at
-	WHERE idempotency_keys.expires_at <= excluded.taken_at RETURNING key`
-	upsertKeysPostgres = `INSERT INTO idempotency_keys (key, receipt_id, expires_at, taken_at)
+	upsertKeysHead = `INSERT OR FAIL INTO idempotency_keys AS old (key, receipt_id, expires_at, taken_at) VALUES `
+	upsertKeysTail = ` ON CONFLICT (key) DO UPDATE SET
+	receipt_id = CASE WHEN old.expires_at <= excluded.taken_at THEN excluded.receipt_id ELSE old.receipt_id END,
+	expires_at = CASE WHEN old.expires_at <= excluded.taken_at THEN excluded.expires_at ELSE old.expires_at END,
+	taken_at = CASE WHEN old.expires_at <= excluded.taken_at THEN excluded.taken_at ELSE old.taken_at END
+	RETURNING key, receipt_id`
+	upsertKeysPostgres = `INSERT INTO idempotency_keys AS old (key, receipt_id, expires_at, taken_at)
 	SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[])` + upsertKeysTail
-	keyOwnersHead     = `SELECT key, receipt_id FROM idempotency_keys WHERE key IN (`
-	keyOwnersPostgres = `SELECT key, receipt_id FROM idempotency_keys WHERE key = ANY($1::text[])`
 )
 
-func (db *DB) upsertKeys(ctx context.Context, tx *sql.Tx, ops []*insertOp) (map[string]bool, error) {
-	taken := make(map[string]bool, len(ops))
+// upsertKeys takes or meets the keys of ops and returns each key's owner.
+func (db *DB) upsertKeys(ctx context.Context, tx *sql.Tx, ops []*insertOp) (map[string]string, error) {
+	owners := make(map[string]string, len(ops))
 	collect := func(rows *sql.Rows, err error) error {
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var k string
-			if err := rows.Scan(&k); err != nil {
+			var k, owner string
+			if err := rows.Scan(&k, &owner); err != nil {
 				return err
 			}
-			taken[k] = true
+			owners[k] = owner
 		}
 		return rows.Err()
 	}
@@ -217,7 +226,7 @@ func (db *DB) upsertKeys(ctx context.Context, tx *sql.Tx, ops []*insertOp) (map[
 		for i, op := range ops {
 			keys[i], ids[i], expires[i], at[i] = op.r.IdempotencyKey, op.r.ID, op.keyExpires, op.at
 		}
-		return taken, collect(tx.QueryContext(ctx, upsertKeysPostgres, keys, ids, expires, at))
+		return owners, collect(tx.QueryContext(ctx, upsertKeysPostgres, keys, ids, expires, at))
 	}
 	err := chunks(len(ops), func(lo, hi int) error {
 		args := make([]any, 0, 4*(hi-lo))
@@ -226,40 +235,7 @@ func (db *DB) upsertKeys(ctx context.Context, tx *sql.Tx, ops []*insertOp) (map[
 		}
 		return collect(db.query(ctx, tx, upsertKeysSQLite(hi-lo), args...))
 	})
-	return taken, err
-}
-
-func (db *DB) keyOwners(ctx context.Context, tx *sql.Tx, ops []*insertOp) (map[string]string, error) {
-	keys := make([]string, len(ops))
-	for i, op := range ops {
-		keys[i] = op.r.IdempotencyKey
-	}
-	var (
-		rows *sql.Rows
-		err  error
-	)
-	if db.d.dollar {
-		rows, err = tx.QueryContext(ctx, keyOwnersPostgres, keys)
-	} else {
-		args := make([]any, len(keys))
-		for i, k := range keys {
-			args[i] = k
-		}
-		rows, err = tx.QueryContext(ctx, keyOwnersHead+placeholders(len(keys))+")", args...)
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	owners := make(map[string]string, len(keys))
-	for rows.Next() {
-		var k, id string
-		if err := rows.Scan(&k, &id); err != nil {
-			return nil, err
-		}
-		owners[k] = id
-	}
-	return owners, rows.Err()
+	return owners, err
 }
 
 // receiptColumns are the columns an insert writes (the job columns lease_*
@@ -340,31 +316,50 @@ func (db *DB) insertSQLite(ctx context.Context, tx *sql.Tx, ops []*insertOp) err
 	return nil
 }
 
-// insertPostgres writes the receipts and their bodies in one statement: the
-// receipts from arrays, and each body with the seq its receipt was given.
-const insertPostgresQuery = `WITH r AS (
-	INSERT INTO receipts (` + receiptColumns + `)
+// insertPostgresQuery is a round of ingests in one statement: it takes the
+// keys (the upsert of upsertKeysPostgres), writes each receipt with the status
+// the key decided (a duplicate of the key's holder, or the status asked for,
+// with a job when received) and its first history line, and each body with
+// the seq its receipt was given. It answers every receipt it wrote.
+const insertPostgresQuery = `WITH x AS (
 	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-		$8::text[], $9::text[], $10::bigint[], $10::bigint[], $11::text[], $12::integer[], $13::integer[],
-		$14::bigint[], $15::text[])
-	RETURNING id, seq
+		$8::text[], $9::bigint[], $10::text[], $11::integer[], $12::bigint[], $13::text[], $14::bytea[],
+		$15::smallint[], $16::bytea[])
+		AS x (id, connection_type, connection, event_type, nonce, idempotency_key, status, reason, at,
+			secret_id, round, key_expires, headers, body, encoding, trace)
+), k AS (
+	INSERT INTO idempotency_keys AS old (key, receipt_id, expires_at, taken_at)
+	SELECT idempotency_key, id, key_expires, at FROM x WHERE idempotency_key <> ''` + upsertKeysTail + `
+), s AS (
+	SELECT x.*, CASE WHEN k.receipt_id IS NULL OR k.receipt_id = x.id THEN x.status ELSE 'duplicate' END AS final,
+		CASE WHEN k.receipt_id <> x.id THEN k.receipt_id END AS dup
+	FROM x LEFT JOIN k ON k.key = x.idempotency_key
+), r AS (
+	INSERT INTO receipts (` + receiptColumns + `)
+	SELECT id, connection_type, connection, event_type, nonce, idempotency_key, final, reason, dup, at, at,
+		secret_id, 0, round, CASE WHEN final = 'received' THEN at END,
+		json_build_object('status', final, 'reason', reason, 'at', at)::text || E'\n'
+	FROM s
+	RETURNING id, seq, status, duplicate_of
 ), b AS (
 	INSERT INTO bodies (seq, headers, body, encoding, trace)
-	SELECT r.seq, x.headers, x.body, x.encoding, x.trace
-	FROM r JOIN unnest($1::text[], $16::text[], $17::bytea[], $18::smallint[], $19::bytea[])
-		AS x (id, headers, body, encoding, trace) ON x.id = r.id
+	SELECT r.seq, x.headers, x.body, x.encoding, x.trace FROM r JOIN x ON x.id = r.id
 )
-SELECT id, seq FROM r`
+SELECT id, seq, status, duplicate_of FROM r`
 
-func insertPostgres(ctx context.Context, tx *sql.Tx, ops []*insertOp) error {
+// querier is a *sql.Tx, or a *sql.DB for a statement that commits alone.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func insertPostgres(ctx context.Context, tx querier, ops []*insertOp) error {
 	n := len(ops)
 	var (
 		ids, types, conns, events, nonces = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		keys, statuses, reasons, secrets  = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		dups                              = make([]*string, n)
-		at, next                          = make([]int64, n), make([]*int64, n)
-		attempts, rounds                  = make([]int32, n), make([]int32, n)
-		history, headers                  = make([]string, n), make([]string, n)
+		at, expires                       = make([]int64, n), make([]int64, n)
+		rounds                            = make([]int32, n)
+		headers                           = make([]string, n)
 		bodies, traces                    = make([][]byte, n), make([][]byte, n)
 		encodings                         = make([]int16, n)
 	)
@@ -373,23 +368,30 @@ func insertPostgres(ctx context.Context, tx *sql.Tx, ops []*insertOp) error {
 		r := op.r
 		byID[r.ID] = op
 		ids[i], types[i], conns[i], events[i], nonces[i] = r.ID, r.ConnectionType, r.Connection, r.EventType, r.Nonce
-		keys[i], statuses[i], reasons[i], secrets[i] = r.IdempotencyKey, string(op.status), r.Reason, r.SecretID
-		if op.duplicateOf != "" {
-			dups[i] = &op.duplicateOf
-		}
-		at[i], rounds[i] = op.at, int32(r.Round)
-		if op.status == hookgate.StatusReceived {
-			next[i] = &op.at
-		}
-		history[i] = historyLine(hookgate.Transition{Status: op.status, Reason: r.Reason, At: fromMicros(op.at)})
+		keys[i], statuses[i], reasons[i], secrets[i] = r.IdempotencyKey, string(op.requested), r.Reason, r.SecretID
+		at[i], rounds[i], expires[i] = op.at, int32(r.Round), op.keyExpires
 		headers[i], bodies[i], encodings[i], traces[i] = string(op.headers), op.body, int16(op.encoding), r.Trace
 	}
 	rows, err := tx.QueryContext(ctx, insertPostgresQuery, ids, types, conns, events, nonces, keys, statuses,
-		reasons, dups, at, secrets, attempts, rounds, next, history, headers, bodies, encodings, traces)
-	if err == nil {
-		err = setSeqs(rows, byID)
-	}
+		reasons, at, secrets, rounds, expires, headers, bodies, encodings, traces)
 	if err != nil {
+		return fmt.Errorf("insert receipts: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			id, status string
+			seq        int64
+			dup        sql.NullString
+		)
+		if err := rows.Scan(&id, &seq, &status, &dup); err != nil {
+			return fmt.Errorf("insert receipts: %w", err)
+		}
+		if op := byID[id]; op != nil {
+			op.seq, op.status, op.duplicateOf = seq, hookgate.Status(status), dup.String
+		}
+	}
+	if err := rows.Err(); err != nil {
 		return fmt.Errorf("insert receipts: %w", err)
 	}
 	for _, op := range ops {
