@@ -87,3 +87,69 @@ func TestClaimsAreBatchedUnderLoad(t *testing.T) {
 		t.Errorf("%d claim transactions for %d receipts with %d workers: claims are not batched", c, n, workers)
 	}
 }
+
+// blockingCompletes holds every Complete until released.
+type blockingCompletes struct {
+	hookgate.Store
+	release chan struct{}
+	held    atomic.Int64
+}
+
+func (b *blockingCompletes) Complete(ctx context.Context, owner string, c hookgate.Completion) ([]hookgate.Transition, error) {
+	b.held.Add(1)
+	<-b.release
+	return b.Store.Complete(ctx, owner, c)
+}
+
+// TestSlotFreeBeforeCompletionCommits: a worker's slot bounds deliveries, so
+// it is free again once the handler answered, while the outcome waits for
+// its commit. With one worker and a commit that does not return, the second
+// receipt is still delivered; both outcomes are recorded once released.
+func TestSlotFreeBeforeCompletionCommits(t *testing.T) {
+	ctx := context.Background()
+	db, err := store.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "d.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	now := time.Now()
+	var ids []string
+	for i := range 2 {
+		r := &hookgate.Receipt{ID: uuid.Must(uuid.NewV7()).String(), Connection: "c",
+			IdempotencyKey: fmt.Sprint("c:e:", i), Status: hookgate.StatusReceived, ReceivedAt: now, Body: []byte(`{}`)}
+		if _, err := db.Ingest(ctx, r, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, r.ID)
+	}
+	var delivered atomic.Int64
+	bs := &blockingCompletes{Store: db, release: make(chan struct{})}
+	d := &Dispatcher{
+		Store: bs, Events: nopPublisher{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Now: time.Now, Owner: "w", Workers: 1, Lease: time.Minute, PollInterval: 10 * time.Millisecond,
+		Planner: oneTarget{Target{Name: "h", Timeout: time.Second, Retry: (&hookgate.RetryPolicy{}).WithDefaults(),
+			Sender: hookgate.SenderFunc(func(context.Context, *hookgate.Receipt) (int, bool, error) {
+				delivered.Add(1)
+				return 200, false, nil
+			})}},
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error)
+	go func() { done <- d.Run(runCtx) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for delivered.Load() < 2 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if delivered.Load() != 2 || bs.held.Load() != 2 {
+		t.Fatalf("with the first outcome not committed: %d delivered, %d completions waiting; want 2 and 2",
+			delivered.Load(), bs.held.Load())
+	}
+	close(bs.release)
+	cancel()
+	<-done
+	for _, id := range ids {
+		if r, err := db.Receipt(ctx, id); err != nil || r.Status != hookgate.StatusAcknowledged {
+			t.Errorf("receipt %s after release: %v, %v", id, r.Status, err)
+		}
+	}
+}

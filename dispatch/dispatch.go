@@ -75,66 +75,98 @@ func (d *Dispatcher) Notify() {
 	}
 }
 
-// Run dispatches until ctx is cancelled, then waits for receipts in flight.
+// Run dispatches until ctx is cancelled, then delivers what it has claimed
+// and waits for the deliveries in flight.
+//
+// Claims run ahead of the workers. A claim is one write of the store's group
+// commit, so waiting for it with idle workers would leave them idle for a
+// commit's round trip after every batch. Instead, while work keeps coming, the
+// dispatcher claims in the background whenever fewer than half a batch of
+// claimed receipts wait for a worker, so that up to twice Workers receipts are
+// leased to this process at once: Workers being delivered, the rest next in
+// line. Claiming ahead stops once a claim comes back short of what it asked
+// for (the due queue is empty) until a new job is committed (Notify), a
+// delivery ends, or PollInterval passes (retries coming due).
 func (d *Dispatcher) Run(ctx context.Context) error {
 	d.init()
 	workers := max(d.Workers, 1)
-	sem := make(chan struct{}, workers)
-	var wg sync.WaitGroup
+	type claimed struct {
+		rs    []*hookgate.Receipt
+		asked int
+	}
+	var (
+		wg       sync.WaitGroup
+		pending  []*hookgate.Receipt // claimed, waiting for a worker
+		inflight int
+		claiming bool // a claim is running
+		more     = true
+		results  = make(chan claimed, 1)
+		done     = make(chan struct{}, 2*workers)
+	)
 	defer wg.Wait()
-	done := make(chan struct{}, workers)
-	timer := time.NewTimer(0)
+	timer := time.NewTimer(d.PollInterval)
 	defer timer.Stop()
-	// A claim is one write transaction whatever its size; claiming for a
-	// single free slot after every completion or new job would cost about a
-	// claim per receipt under load. So a claim waits until half the slots
-	// are free, unless nothing is in flight (then it runs at once: no added
-	// latency when the gateway is quiet).
-	refill := max(1, workers/2)
+	// In-flight work finishes with its own deadline even when shutdown
+	// begins, so the lease is released cleanly.
+	work := context.WithoutCancel(ctx)
+	start := func(r *hookgate.Receipt) {
+		inflight++
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := d.attempt(work, r)
+			// The worker bounds deliveries, not the wait for their
+			// outcome to be committed: it is free once the handlers
+			// answered, while the completion joins the next group commit
+			// (the receipt stays leased until then, so nothing else
+			// takes it).
+			done <- struct{}{}
+			d.complete(work, r, c)
+		}()
+	}
+	stop, stopping := ctx.Done(), false
 	for {
-		free := workers - len(sem)
-		claimed := 0
-		if free >= refill || free == workers {
-			rs, trs, err := d.Store.Claim(ctx, d.Owner, free, d.Now(), d.Lease)
-			if err != nil && ctx.Err() == nil {
-				d.Logger.Error("claim receipts", "err", err)
-			}
-			d.publish(trs)
-			claimed = len(rs)
-			for _, r := range rs {
-				sem <- struct{}{}
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					// In-flight work finishes with its own deadline even
-					// when shutdown begins, so the lease is released cleanly.
-					d.Process(context.WithoutCancel(ctx), r)
-					<-sem
-					select {
-					case done <- struct{}{}:
-					default:
-					}
-				}()
-			}
+		for inflight < workers && len(pending) > 0 {
+			start(pending[0])
+			pending = pending[1:]
 		}
-		if claimed > 0 && claimed == free {
-			// Possibly more work: claim again once half the slots are free.
-			for workers-len(sem) < refill {
-				select {
-				case <-ctx.Done():
-					return nil
-				case <-done:
+		if stopping && !claiming && len(pending) == 0 {
+			return nil // and wg.Wait for the deliveries in flight
+		}
+		if !stopping && !claiming && more && len(pending) < max(1, workers/2) {
+			n := 2*workers - inflight - len(pending)
+			claiming = true
+			go func() {
+				rs, trs, err := d.Store.Claim(work, d.Owner, n, d.Now(), d.Lease)
+				if err != nil && ctx.Err() == nil {
+					d.Logger.Error("claim receipts", "err", err)
 				}
+				d.publish(trs)
+				results <- claimed{rs, n}
+			}()
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
 			}
-			continue
 		}
 		timer.Reset(d.PollInterval)
 		select {
-		case <-ctx.Done():
-			return nil
-		case <-d.wake:
+		case <-stop:
+			// Claim no more; deliver what is claimed (it is leased to
+			// this process) and what is in flight.
+			stop, stopping = nil, true
+		case res := <-results:
+			claiming = false
+			pending = append(pending, res.rs...)
+			more = len(res.rs) == res.asked
 		case <-done:
+			inflight--
+		case <-d.wake:
+			more = true
 		case <-timer.C:
+			more = true
 		}
 	}
 }
@@ -158,7 +190,11 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 
 // Process dispatches one claimed receipt and records the outcome.
 func (d *Dispatcher) Process(ctx context.Context, r *hookgate.Receipt) {
-	c := d.attempt(ctx, r)
+	d.complete(ctx, r, d.attempt(ctx, r))
+}
+
+// complete records the outcome c of a claimed receipt.
+func (d *Dispatcher) complete(ctx context.Context, r *hookgate.Receipt, c hookgate.Completion) {
 	trs, err := d.Store.Complete(ctx, d.Owner, c)
 	if err != nil {
 		if hookgate.ErrorCode(err) == hookgate.EConflict {

@@ -277,7 +277,7 @@ func sqliteStatements() []string {
 	for _, n := range chunkSizes {
 		out = append(out, upsertKeysSQLite(n), insertReceiptsSQLite(n), insertBodiesSQLite(n), completeSQLite(n))
 	}
-	return append(out, claimSQLite, claimBodiesSQLite)
+	return append(out, claimSQLite)
 }
 
 func (db *DB) insertSQLite(ctx context.Context, tx *sql.Tx, ops []*insertOp) error {

@@ -18,6 +18,7 @@ type claimOp struct {
 	at, until int64
 	out       []*hookgate.Receipt
 	trs       []hookgate.Transition
+	seqs      []int64 // of out, on SQLite, whose bodies Claim reads after the commit
 }
 
 // Claim implements hookgate.Store.
@@ -39,6 +40,13 @@ func (db *DB) Claim(ctx context.Context, owner string, limit int, now time.Time,
 	op := &claimOp{owner: owner, limit: limit, at: micros(now), until: micros(now.Add(lease))}
 	if err := db.submit(ctx, &writeReq{claim: op, done: make(chan struct{}, 1)}); err != nil {
 		return nil, nil, fmt.Errorf("claim receipts: %w", err)
+	}
+	if len(op.seqs) > 0 {
+		// Bodies never change once written: read them outside the write
+		// lane, from the reader pool, once the claim committed.
+		if err := db.claimBodies(ctx, op.out, op.seqs); err != nil {
+			return nil, nil, fmt.Errorf("claim receipts: read bodies: %w", err)
+		}
 	}
 	return op.out, op.trs, nil
 }
@@ -117,9 +125,12 @@ func (db *DB) claimOne(ctx context.Context, tx *sql.Tx, op *claimOp) error {
 			if err != nil {
 				return err
 			}
-			if r.History, err = decodeHistory(history, r.ID, r.Connection); err != nil {
+			// The claim's own transition is the history's last line.
+			tr, err := lastTransition(history, r.ID, r.Connection)
+			if err != nil {
 				return err
 			}
+			r.History = []hookgate.Transition{tr}
 			if r.AttemptCount > 0 {
 				// The dispatcher skips handlers that already succeeded in
 				// this round; a first pass has none.
@@ -144,24 +155,27 @@ func (db *DB) claimOne(ctx context.Context, tx *sql.Tx, op *claimOp) error {
 	if len(seqs) == 0 {
 		return nil
 	}
-	if !db.d.dollar {
-		if err := db.claimBodies(ctx, tx, bySeq, seqs); err != nil {
-			return fmt.Errorf("read bodies: %w", err)
-		}
-	}
 	slices.Sort(seqs)
 	for _, seq := range seqs {
 		r := bySeq[seq]
-		last := r.History[len(r.History)-1]
+		op.trs = append(op.trs, r.History[0])
 		r.History = nil // Claim answers the receipt, not its past
 		op.out = append(op.out, r)
-		op.trs = append(op.trs, last)
+	}
+	if !db.d.dollar {
+		op.seqs = seqs
 	}
 	return nil
 }
 
-func (db *DB) claimBodies(ctx context.Context, tx *sql.Tx, bySeq map[int64]*hookgate.Receipt, seqs []int64) error {
-	rows, err := db.query(ctx, tx, claimBodiesSQLite, int64List(seqs))
+// claimBodies sets the headers and bodies of rs (whose seqs are seqs, in the
+// same order), read from the reader pool.
+func (db *DB) claimBodies(ctx context.Context, rs []*hookgate.Receipt, seqs []int64) error {
+	bySeq := make(map[int64]*hookgate.Receipt, len(rs))
+	for i, r := range rs {
+		bySeq[seqs[i]] = r
+	}
+	rows, err := db.read.QueryContext(ctx, claimBodiesSQLite, int64List(seqs))
 	if err != nil {
 		return err
 	}
@@ -192,7 +206,7 @@ type completeOp struct {
 	c     hookgate.Completion
 	at    int64
 	// history is the line appended to the receipt's history, attempts the
-	// JSON of its pass (nil without attempts), see passJSON.
+	// tail of its pass line (nil without attempts), see passTail.
 	history  string
 	attempts any
 	tr       hookgate.Transition
@@ -222,7 +236,7 @@ func (db *DB) Complete(ctx context.Context, owner string, c hookgate.Completion)
 	op.tr = hookgate.Transition{ReceiptID: c.ReceiptID, From: hookgate.StatusDispatched, Status: c.Status,
 		Reason: c.Reason, At: fromMicros(op.at)}
 	op.history = historyLine(op.tr)
-	op.attempts = passJSON(c.Attempts)
+	op.attempts = passTail(c.Attempts)
 	if err := db.submit(ctx, &writeReq{complete: op, done: make(chan struct{}, 1)}); err != nil {
 		return nil, fmt.Errorf("complete receipt %s: %w", c.ReceiptID, err)
 	}
@@ -237,7 +251,7 @@ func completeSQLite(n int) string {
 	return `UPDATE OR FAIL receipts SET status = v.column3, reason = v.column4,
 	attempt_count = attempt_count + 1, next_attempt_at = v.column5, lease_owner = NULL, lease_until = NULL,
 	updated_at = v.column6, history = history || v.column7,
-	attempts = attempts || COALESCE(json_set(v.column8, '$.round', round) || char(10), '')
+	attempts = attempts || COALESCE('{"round":' || round || v.column8, '')
 	FROM (VALUES ` + repeatJoin("(?, ?, ?, ?, ?, ?, ?, ?)", n) + `) AS v
 	WHERE receipts.id = v.column1 AND receipts.lease_owner = v.column2
 	RETURNING receipts.id, receipts.connection`
@@ -248,7 +262,7 @@ func completeSQLite(n int) string {
 const completePostgres = `UPDATE receipts r SET status = v.status, reason = v.reason,
 	attempt_count = r.attempt_count + 1, next_attempt_at = v.next, lease_owner = NULL, lease_until = NULL,
 	updated_at = v.at, history = r.history || v.history,
-	attempts = r.attempts || COALESCE(jsonb_set(v.attempts::jsonb, '{round}', to_jsonb(r.round))::text || E'\n', '')
+	attempts = r.attempts || COALESCE('{"round":' || r.round || v.attempts, '')
 	FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::text[], $8::text[])
 		AS v (id, owner, status, reason, next, at, history, attempts)
 	WHERE r.id = v.id AND r.lease_owner = v.owner

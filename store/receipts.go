@@ -86,6 +86,22 @@ func decodeHistory(lines, id, connection string) ([]hookgate.Transition, error) 
 	return out, nil
 }
 
+// lastTransition decodes the last line of a history column.
+func lastTransition(lines, id, connection string) (hookgate.Transition, error) {
+	lines = strings.TrimSuffix(lines, "\n")
+	if i := strings.LastIndexByte(lines, '\n'); i >= 0 {
+		lines = lines[i+1:]
+	}
+	h, err := decodeHistory(lines, id, connection)
+	if err != nil {
+		return hookgate.Transition{}, err
+	}
+	if len(h) != 1 {
+		return hookgate.Transition{}, fmt.Errorf("history of %s is empty", id)
+	}
+	return h[0], nil
+}
+
 // passLine is one line of a receipt's attempts column: the attempts of one
 // dispatch of the receipt (one Complete), and the round they belong to. The
 // store, not the caller, stamps the round: it is the receipt's round when the
@@ -105,22 +121,27 @@ type attemptEntry struct {
 	Error      string           `json:"error,omitempty"`
 }
 
-// passJSON encodes the attempts of one dispatch for the attempts column, with
-// round 0 for the store to replace; nil when there are none.
-func passJSON(as []hookgate.Attempt) any {
+// passTail encodes the attempts of one dispatch for the attempts column, as
+// the tail of a passLine after its round: `,"attempts":[…]}` and the line's
+// newline. The store writes the round in front of it from the receipt's row
+// ('{"round":' || round || tail), so the line needs no JSON parsing in SQL.
+// nil when there are no attempts.
+func passTail(as []hookgate.Attempt) any {
 	if len(as) == 0 {
 		return nil
 	}
-	p := passLine{Attempts: make([]attemptEntry, len(as))}
+	entries := make([]attemptEntry, len(as))
 	for i, a := range as {
-		p.Attempts[i] = attemptEntry{Handler: a.Handler, Number: a.Number, StartedAt: micros(a.StartedAt),
+		entries[i] = attemptEntry{Handler: a.Handler, Number: a.Number, StartedAt: micros(a.StartedAt),
 			FinishedAt: micros(a.FinishedAt), Outcome: a.Outcome, StatusCode: a.StatusCode, Error: a.Error}
 	}
 	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
+	b.WriteString(`,"attempts":`)
+	enc := json.NewEncoder(&b) // Encode ends the value with a newline
 	enc.SetEscapeHTML(false)
-	_ = enc.Encode(p)
-	return strings.TrimSuffix(b.String(), "\n")
+	_ = enc.Encode(entries)
+	line := b.Bytes()
+	return string(line[:len(line)-1]) + "}\n"
 }
 
 func decodeAttempts(lines, id string) ([]hookgate.Attempt, error) {
