@@ -197,3 +197,52 @@ func TestPlannerStatisticsOnOpen(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchLingersUnderLoad: a batch taken with company waits for more
+// requests (up to lingerTarget, within lingerMax) before it commits; a request
+// that comes alone commits at once.
+func TestBatchLingersUnderLoad(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, err := Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "linger.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	// A window far longer than the test: a lone request that lingered
+	// would not come back in time.
+	db.batch.lingerTarget, db.batch.lingerMax = 4, time.Minute
+	done := make(chan error, 1)
+	go func() {
+		_, err := db.Ingest(ctx, &hookgate.Receipt{ID: uuid.Must(uuid.NewV7()).String(), ConnectionType: "github",
+			Connection: "c", IdempotencyKey: "c:push:alone", ReceivedAt: time.Now(), Body: []byte(`{}`)}, time.Hour)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a lone request waited for company")
+	}
+
+	// linger itself: a batch of two waits for two more, then stops at the
+	// target; a batch that gets no company stops at lingerMax.
+	b := &batcher{reqs: make(chan *writeReq, 8), lingerTarget: 4, lingerMax: time.Minute}
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	got := make(chan []*writeReq, 1)
+	go func() { got <- b.linger([]*writeReq{{}, {}}, timer) }()
+	b.reqs <- &writeReq{}
+	b.reqs <- &writeReq{}
+	b.reqs <- &writeReq{} // beyond the target: left for the next batch
+	if batch := <-got; len(batch) != 4 || len(b.reqs) != 1 {
+		t.Errorf("lingered batch of %d, %d left queued; want 4 and 1", len(batch), len(b.reqs))
+	}
+	<-b.reqs
+	b.lingerMax = 20 * time.Millisecond
+	if batch := b.linger([]*writeReq{{}, {}}, timer); len(batch) != 2 {
+		t.Errorf("batch without company: %d", len(batch))
+	}
+}
