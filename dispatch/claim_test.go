@@ -153,3 +153,76 @@ func TestSlotFreeBeforeCompletionCommits(t *testing.T) {
 		}
 	}
 }
+
+// aheadMeter records, at every claim, how many receipts it asks for beyond
+// the workers free at that moment.
+type aheadMeter struct {
+	hookgate.Store
+	workers           int64
+	started, finished atomic.Int64
+	maxAhead          atomic.Int64
+}
+
+func (m *aheadMeter) Claim(ctx context.Context, owner string, limit int, now time.Time, lease time.Duration) ([]*hookgate.Receipt, []hookgate.Transition, error) {
+	free := m.workers - (m.started.Load() - m.finished.Load())
+	if ahead := int64(limit) - free; ahead > m.maxAhead.Load() {
+		m.maxAhead.Store(ahead)
+	}
+	return m.Store.Claim(ctx, owner, limit, now, lease)
+}
+
+// TestClaimAheadBoundedInBytes: receipts claimed ahead of the workers hold
+// their bodies, so with large bodies only AheadBytes of them are asked for
+// beyond the free workers; everything is still delivered.
+func TestClaimAheadBoundedInBytes(t *testing.T) {
+	ctx := context.Background()
+	db, err := store.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "d.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	const n, workers, size = 80, 16, 128 << 10
+	body := make([]byte, size)
+	for i := range body {
+		body[i] = byte(i * 7)
+	}
+	now := time.Now()
+	for i := range n {
+		if _, err := db.Ingest(ctx, &hookgate.Receipt{ID: uuid.Must(uuid.NewV7()).String(), Connection: "c",
+			IdempotencyKey: fmt.Sprint("c:e:", i), Status: hookgate.StatusReceived, ReceivedAt: now, Body: body}, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := &aheadMeter{Store: db, workers: workers}
+	d := &Dispatcher{
+		Store: m, Events: nopPublisher{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Now: time.Now, Owner: "w", Workers: workers, Lease: time.Minute, PollInterval: 20 * time.Millisecond,
+		AheadBytes: 2 * size, // two bodies' worth may wait
+		Planner: oneTarget{Target{Name: "slow", Timeout: time.Second, Retry: (&hookgate.RetryPolicy{}).WithDefaults(),
+			Sender: hookgate.SenderFunc(func(_ context.Context, r *hookgate.Receipt) (int, bool, error) {
+				m.started.Add(1)
+				defer m.finished.Add(1)
+				time.Sleep(5 * time.Millisecond)
+				if len(r.Body) != size {
+					t.Errorf("delivered a body of %d bytes", len(r.Body))
+				}
+				return 200, false, nil
+			})}},
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error)
+	go func() { done <- d.Run(runCtx) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for m.finished.Load() < n && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if m.finished.Load() != n {
+		t.Fatalf("delivered %d of %d", m.finished.Load(), n)
+	}
+	// Without the byte bound a claim asks for up to Workers more.
+	if a := m.maxAhead.Load(); a > 2 {
+		t.Errorf("a claim asked for %d receipts beyond the free workers with a budget of two bodies", a)
+	}
+}

@@ -57,6 +57,9 @@ type Dispatcher struct {
 	Jitter func() float64
 	// OnAttempt, when set, is told about every attempt (metrics).
 	OnAttempt func(hookgate.Attempt)
+	// AheadBytes bounds the bodies of the receipts claimed ahead of the
+	// workers (see Run); 0 means DefaultAheadBytes.
+	AheadBytes int64
 
 	wakeOnce sync.Once
 	wake     chan struct{}
@@ -65,6 +68,9 @@ type Dispatcher struct {
 func (d *Dispatcher) init() {
 	d.wakeOnce.Do(func() { d.wake = make(chan struct{}, 1) })
 }
+
+// DefaultAheadBytes is the bodies claimed ahead of the workers, at most.
+const DefaultAheadBytes = 8 << 20
 
 // Notify wakes an idle dispatcher because a job was committed.
 func (d *Dispatcher) Notify() {
@@ -85,8 +91,10 @@ func (d *Dispatcher) Notify() {
 // claimed receipts wait for a worker, so that up to twice Workers receipts are
 // leased to this process at once: Workers being delivered, the rest next in
 // line. Claiming ahead stops once a claim comes back short of what it asked
-// for (the due queue is empty) until a new job is committed (Notify), a
-// delivery ends, or PollInterval passes (retries coming due).
+// for (the due queue is empty) until a new job is committed (Notify) or
+// PollInterval passes (retries coming due). The receipts waiting hold their
+// bodies, so they are also bounded in bytes (AheadBytes): with 1 MiB bodies
+// a few wait, with 2 KiB ones a full batch.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	d.init()
 	workers := max(d.Workers, 1)
@@ -94,9 +102,15 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		rs    []*hookgate.Receipt
 		asked int
 	}
+	budget := d.AheadBytes
+	if budget <= 0 {
+		budget = DefaultAheadBytes
+	}
 	var (
 		wg       sync.WaitGroup
 		pending  []*hookgate.Receipt // claimed, waiting for a worker
+		waiting  int64               // bytes of their bodies
+		avg      int64               // mean body size of the last claim
 		inflight int
 		claiming bool // a claim is running
 		more     = true
@@ -127,14 +141,21 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	stop, stopping := ctx.Done(), false
 	for {
 		for inflight < workers && len(pending) > 0 {
+			waiting -= int64(len(pending[0].Body))
 			start(pending[0])
 			pending = pending[1:]
 		}
 		if stopping && !claiming && len(pending) == 0 {
 			return nil // and wg.Wait for the deliveries in flight
 		}
-		if !stopping && !claiming && more && len(pending) < max(1, workers/2) {
-			n := 2*workers - inflight - len(pending)
+		if !stopping && !claiming && more && len(pending) < max(1, workers/2) && waiting < budget {
+			// Fill the free workers, and beyond them the byte budget (by
+			// the size of the bodies claimed last: none before the first).
+			n := workers - inflight
+			if avg > 0 {
+				n += int((budget - waiting) / avg)
+			}
+			n = max(1, min(n, 2*workers-inflight-len(pending)))
 			claiming = true
 			go func() {
 				rs, trs, err := d.Store.Claim(work, d.Owner, n, d.Now(), d.Lease)
@@ -161,6 +182,14 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			claiming = false
 			pending = append(pending, res.rs...)
 			more = len(res.rs) == res.asked
+			if len(res.rs) > 0 {
+				var bytes int64
+				for _, r := range res.rs {
+					bytes += int64(len(r.Body))
+				}
+				waiting += bytes
+				avg = max(1, bytes/int64(len(res.rs)))
+			}
 		case <-done:
 			inflight--
 		case <-d.wake:

@@ -1,9 +1,11 @@
 package store
 
 import (
+	"bytes"
 	"fmt"
 	"net/http"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"unicode/utf8"
 
@@ -52,12 +54,23 @@ func packBody(body []byte) (stored []byte, encoding int) {
 	if len(body) < minCompress {
 		return body, encodingRaw
 	}
-	packed := s2.Encode(nil, body)
+	// S2 wants room for its worst case (more than the body) to encode into;
+	// the bytes kept are an exact copy of what it wrote, so a receipt waiting
+	// for its commit holds the compressed size, not the worst case.
+	scratch := packScratch.Get().(*[]byte)
+	defer packScratch.Put(scratch)
+	if n := s2.MaxEncodedLen(len(body)); cap(*scratch) < n {
+		*scratch = make([]byte, n)
+	}
+	packed := s2.Encode((*scratch)[:cap(*scratch)], body)
 	if len(packed) > len(body)-len(body)/8 {
 		return body, encodingRaw
 	}
-	return packed, encodingS2
+	return bytes.Clone(packed), encodingS2
 }
+
+// packScratch holds encoding buffers, one per concurrent packBody.
+var packScratch = sync.Pool{New: func() any { return new([]byte) }}
 
 // unpackBody returns the body that stored (of encoding) holds.
 func unpackBody(stored []byte, encoding int) ([]byte, error) {
