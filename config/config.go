@@ -62,7 +62,8 @@ type Webhooks struct {
 
 // Dispatch tunes the workers.
 type Dispatch struct {
-	// Workers is how many receipts are dispatched at once.
+	// Workers is how many receipts are dispatched at once (fewer when their
+	// bodies are large: the dispatcher holds at most 32 MiB of bodies).
 	Workers int `yaml:"workers"`
 	// Lease is how long a claimed job is held before another worker may
 	// take it over (it must exceed the slowest route's handlers).
@@ -94,7 +95,7 @@ func Default() *Config {
 			RetentionDays:         30,
 		},
 		Dispatch: Dispatch{
-			Workers:      32,
+			Workers:      128,
 			Lease:        hookgate.Duration(5 * 60e9),
 			PollInterval: hookgate.Duration(1e9),
 		},

@@ -57,9 +57,9 @@ type Dispatcher struct {
 	Jitter func() float64
 	// OnAttempt, when set, is told about every attempt (metrics).
 	OnAttempt func(hookgate.Attempt)
-	// AheadBytes bounds the bodies of the receipts claimed ahead of the
-	// workers (see Run); 0 means DefaultAheadBytes.
-	AheadBytes int64
+	// HeldBytes bounds the bodies of the receipts claimed and not yet
+	// delivered (see Run); 0 means DefaultHeldBytes.
+	HeldBytes int64
 
 	wakeOnce sync.Once
 	wake     chan struct{}
@@ -69,8 +69,13 @@ func (d *Dispatcher) init() {
 	d.wakeOnce.Do(func() { d.wake = make(chan struct{}, 1) })
 }
 
-// DefaultAheadBytes is the bodies claimed ahead of the workers, at most.
-const DefaultAheadBytes = 8 << 20
+// DefaultHeldBytes is the bodies claimed and not yet delivered, at most.
+const DefaultHeldBytes = 32 << 20
+
+// firstClaim is how many receipts a claim asks for before the size of their
+// bodies is known: what the first claim brings stays within the byte budget
+// for bodies up to 2 MiB.
+const firstClaim = 16
 
 // Notify wakes an idle dispatcher because a job was committed.
 func (d *Dispatcher) Notify() {
@@ -92,9 +97,10 @@ func (d *Dispatcher) Notify() {
 // leased to this process at once: Workers being delivered, the rest next in
 // line. Claiming ahead stops once a claim comes back short of what it asked
 // for (the due queue is empty) until a new job is committed (Notify) or
-// PollInterval passes (retries coming due). The receipts waiting hold their
-// bodies, so they are also bounded in bytes (AheadBytes): with 1 MiB bodies
-// a few wait, with 2 KiB ones a full batch.
+// PollInterval passes (retries coming due). Every receipt claimed holds its
+// body until its delivery ends, so what is claimed is also bounded in bytes
+// (HeldBytes): with 2 KiB bodies the workers are the bound, with 1 MiB ones
+// about HeldBytes of them are delivered at once and none wait.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	d.init()
 	workers := max(d.Workers, 1)
@@ -102,20 +108,20 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		rs    []*hookgate.Receipt
 		asked int
 	}
-	budget := d.AheadBytes
+	budget := d.HeldBytes
 	if budget <= 0 {
-		budget = DefaultAheadBytes
+		budget = DefaultHeldBytes
 	}
 	var (
 		wg       sync.WaitGroup
 		pending  []*hookgate.Receipt // claimed, waiting for a worker
-		waiting  int64               // bytes of their bodies
+		held     int64               // bytes of the bodies claimed and not yet delivered
 		avg      int64               // mean body size of the last claim
 		inflight int
 		claiming bool // a claim is running
 		more     = true
 		results  = make(chan claimed, 1)
-		done     = make(chan struct{}, 2*workers)
+		done     = make(chan int64, 2*workers) // a delivery ended: its body's size
 	)
 	defer wg.Wait()
 	timer := time.NewTimer(d.PollInterval)
@@ -133,29 +139,34 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			// outcome to be committed: it is free once the handlers
 			// answered, while the completion joins the next group commit
 			// (the receipt stays leased until then, so nothing else
-			// takes it).
-			done <- struct{}{}
-			d.complete(work, r, c)
+			// takes it). Only the receipt's names are kept for that: its
+			// body is not held while the outcome commits.
+			done <- int64(len(r.Body))
+			d.complete(work, names(r), c)
 		}()
 	}
 	stop, stopping := ctx.Done(), false
 	for {
 		for inflight < workers && len(pending) > 0 {
-			waiting -= int64(len(pending[0].Body))
-			start(pending[0])
+			r := pending[0]
+			pending[0] = nil // the backing array must not keep the body
 			pending = pending[1:]
+			start(r)
 		}
 		if stopping && !claiming && len(pending) == 0 {
 			return nil // and wg.Wait for the deliveries in flight
 		}
-		if !stopping && !claiming && more && len(pending) < max(1, workers/2) && waiting < budget {
-			// Fill the free workers, and beyond them the byte budget (by
-			// the size of the bodies claimed last: none before the first).
-			n := workers - inflight
+		if !stopping && !claiming && more && len(pending) < max(1, workers/2) && held < budget {
+			// Twice the workers at most, and the byte budget by the size
+			// of the bodies claimed last; before that is known, a few
+			// (firstClaim), whatever their size.
+			n := 2*workers - inflight - len(pending)
 			if avg > 0 {
-				n += int((budget - waiting) / avg)
+				n = min(n, int((budget-held)/avg))
+			} else {
+				n = min(n, firstClaim)
 			}
-			n = max(1, min(n, 2*workers-inflight-len(pending)))
+			n = max(n, 1)
 			claiming = true
 			go func() {
 				rs, trs, err := d.Store.Claim(work, d.Owner, n, d.Now(), d.Lease)
@@ -187,11 +198,12 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 				for _, r := range res.rs {
 					bytes += int64(len(r.Body))
 				}
-				waiting += bytes
+				held += bytes
 				avg = max(1, bytes/int64(len(res.rs)))
 			}
-		case <-done:
+		case size := <-done:
 			inflight--
+			held -= size
 		case <-d.wake:
 			more = true
 		case <-timer.C:
@@ -219,7 +231,12 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 
 // Process dispatches one claimed receipt and records the outcome.
 func (d *Dispatcher) Process(ctx context.Context, r *hookgate.Receipt) {
-	d.complete(ctx, r, d.attempt(ctx, r))
+	d.complete(ctx, names(r), d.attempt(ctx, r))
+}
+
+// names is the part of a receipt that recording its outcome needs.
+func names(r *hookgate.Receipt) *hookgate.Receipt {
+	return &hookgate.Receipt{ID: r.ID, Connection: r.Connection, EventType: r.EventType}
 }
 
 // complete records the outcome c of a claimed receipt.

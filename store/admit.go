@@ -29,7 +29,7 @@ func (db *DB) Admit(ctx context.Context, r *hookgate.Receipt, now time.Time, ttl
 			current, connection string
 			hasBody             bool
 		)
-		err := tx.QueryRowContext(ctx, db.d.q(`SELECT r.status, r.connection, b.body IS NOT NULL
+		err := tx.QueryRowContext(ctx, db.d.q(`SELECT `+statusOf("r.")+`, r.connection, b.body IS NOT NULL
 			FROM receipts r LEFT JOIN bodies b ON b.seq = r.seq WHERE r.id = ?`+db.d.lockRowsOf("r")), r.ID).
 			Scan(&current, &connection, &hasBody)
 		if errors.Is(err, sql.ErrNoRows) {

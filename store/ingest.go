@@ -271,7 +271,7 @@ func insertBodiesSQLite(n int) string {
 }
 
 // sqliteStatements are the statements SQLite prepares when it opens: the
-// multi-row writes in every chunk size, and the single-row ones.
+// multi-row writes in every chunk size, and the claim.
 func sqliteStatements() []string {
 	var out []string
 	for _, n := range chunkSizes {

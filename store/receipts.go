@@ -24,12 +24,35 @@ import (
 // are only ever read with it, and the transition that adds one rewrites that
 // row anyway, so a line costs no index and no extra row.
 
-// summaryColumns are the receipt columns of a listing, seq first.
-const summaryColumns = "seq, id, connection_type, connection, event_type, nonce, idempotency_key, status, reason, " +
-	"duplicate_of, received_at, updated_at, secret_id, attempt_count, round, next_attempt_at"
+// A receipt is dispatched while it is leased. Claim writes only the lease and
+// the transition's history line, not the status column: the column keeps the
+// status the receipt had when it was claimed (received, or failed for a
+// retry), and every read derives "dispatched" from the lease (statusOf). So a
+// claim changes no indexed column — on SQLite it touches no index, on
+// PostgreSQL it is a HOT update (a new row version in the same page, no new
+// index entries) — and the status indexes never see a receipt in flight.
 
-// prefixedSummary is summaryColumns qualified by the alias r, for joins.
-var prefixedSummary = prefixed("r.", summaryColumns)
+// statusOf is the status of a receipt as read, for the table alias a ("" for
+// none).
+func statusOf(a string) string {
+	return "CASE WHEN " + a + "lease_owner IS NOT NULL THEN 'dispatched' ELSE " + a + "status END"
+}
+
+// summaryOf is the receipt columns of a listing, seq first, for the table
+// alias a.
+func summaryOf(a string) string {
+	return a + "seq, " + a + "id, " + a + "connection_type, " + a + "connection, " + a + "event_type, " +
+		a + "nonce, " + a + "idempotency_key, " + statusOf(a) + " AS status, " + a + "reason, " + a + "duplicate_of, " +
+		a + "received_at, " + a + "updated_at, " + a + "secret_id, " + a + "attempt_count, " + a + "round, " +
+		a + "next_attempt_at"
+}
+
+// summaryColumns are the columns of a listing; prefixedSummary the same
+// qualified by the alias r, for joins.
+var (
+	summaryColumns  = summaryOf("")
+	prefixedSummary = summaryOf("r.")
+)
 
 // rowScanner is a *sql.Row or *sql.Rows.
 type rowScanner interface{ Scan(dest ...any) error }
@@ -258,8 +281,11 @@ func listQuery(f hookgate.ReceiptFilter) (query string, qargs []any, limit int, 
 	one := func(status hookgate.Status, inFlight bool) (string, []any) {
 		w, a := where, args
 		switch {
+		case status == hookgate.StatusDispatched:
+			w = append([]string{"next_attempt_at IS NOT NULL", "lease_owner IS NOT NULL"}, w...)
 		case status != "" && hasJob(status):
-			w, a = append([]string{"next_attempt_at IS NOT NULL", "status = ?"}, w...), append([]any{string(status)}, a...)
+			w, a = append([]string{"next_attempt_at IS NOT NULL", "lease_owner IS NULL", "status = ?"}, w...),
+				append([]any{string(status)}, a...)
 		case status != "":
 			w, a = append([]string{"next_attempt_at IS NULL", "status = ?"}, w...), append([]any{string(status)}, a...)
 		case inFlight:
