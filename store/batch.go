@@ -277,7 +277,7 @@ func (b *batcher) close() {
 // transaction itself (BEGIN or COMMIT), which fails every request without
 // one.
 func (db *DB) runBatch(ctx context.Context, reqs []*writeReq) error {
-	if db.d.dollar && insertsOnly(reqs) {
+	if db.d.dollar && oneStatement(reqs) {
 		return db.insertAutocommit(ctx, reqs)
 	}
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
@@ -310,12 +310,21 @@ func (db *DB) runBatch(ctx context.Context, reqs []*writeReq) error {
 	})
 }
 
-// insertsOnly reports whether every request of reqs is an insert.
-func insertsOnly(reqs []*writeReq) bool {
+// oneStatement reports whether reqs are inserts that PostgreSQL writes in one
+// statement: no other kind of write, and no idempotency key twice (a repeated
+// key takes a second round, and two statements need a transaction to be
+// atomic together).
+func oneStatement(reqs []*writeReq) bool {
+	keys := make(map[string]bool, len(reqs))
 	for _, r := range reqs {
 		if r.ins == nil {
 			return false
 		}
+		k := r.ins.roundKey()
+		if keys[k] {
+			return false
+		}
+		keys[k] = true
 	}
 	return true
 }
