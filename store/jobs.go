@@ -76,13 +76,13 @@ const claimBodiesSQLite = `SELECT seq, headers, body, encoding FROM bodies WHERE
 // previous status. The lease and the history line are not indexed, so with
 // room left in the page (the table's fillfactor) the update is HOT.
 var claimPostgres = `WITH due AS (
-	SELECT seq, ` + statusOf("") + ` AS status FROM receipts
+	SELECT id, ` + statusOf("") + ` AS status FROM receipts
 	WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= $3 AND (lease_until IS NULL OR lease_until < $3)
 	ORDER BY next_attempt_at, seq LIMIT $4 FOR UPDATE SKIP LOCKED
 ), u AS (
 	UPDATE receipts r SET lease_owner = $1, lease_until = $2, updated_at = $3,
 		history = r.history || json_build_object('from', due.status, 'status', 'dispatched'::text, 'at', $3::bigint)::text || E'\n'
-	FROM due WHERE r.seq = due.seq
+	FROM due WHERE r.id = due.id
 	RETURNING ` + prefixedSummary + `, r.attempts, r.history
 )
 SELECT u.*, b.headers, b.body, b.encoding FROM u JOIN bodies b ON b.seq = u.seq`
