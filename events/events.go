@@ -10,21 +10,29 @@ import (
 	"github.com/hookgate/hookgate"
 )
 
-// Bus fans transitions out to subscribers. A subscriber that does not keep up
-// loses transitions (counted in Dropped) rather than slowing ingest.
+// Bus fans transitions out to observers and subscribers. Observers are
+// called in line by Publish (counting, that must see every transition and
+// costs less than waking a goroutine); subscribers get a channel, and one
+// that does not keep up loses transitions (counted in Dropped) rather than
+// slowing ingest.
 type Bus struct {
-	mu      sync.RWMutex
-	subs    map[chan hookgate.Transition]struct{}
-	dropped atomic.Int64
+	mu        sync.RWMutex
+	observers []func(hookgate.Transition)
+	subs      map[chan hookgate.Transition]struct{}
+	dropped   atomic.Int64
 }
 
 // NewBus returns an empty bus.
 func NewBus() *Bus { return &Bus{subs: map[chan hookgate.Transition]struct{}{}} }
 
-// Publish sends t to every subscriber without blocking.
+// Publish calls every observer with t and sends it to every subscriber
+// without blocking.
 func (b *Bus) Publish(t hookgate.Transition) {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
+	for _, fn := range b.observers {
+		fn(t)
+	}
 	for ch := range b.subs {
 		select {
 		case ch <- t:
@@ -32,6 +40,14 @@ func (b *Bus) Publish(t hookgate.Transition) {
 			b.dropped.Add(1)
 		}
 	}
+}
+
+// Observe registers fn to be called by Publish with every transition, on
+// the publisher's goroutine: fn must be quick and must not block.
+func (b *Bus) Observe(fn func(hookgate.Transition)) {
+	b.mu.Lock()
+	b.observers = append(b.observers, fn)
+	b.mu.Unlock()
 }
 
 // Subscribe returns a channel of transitions with the given buffer and a

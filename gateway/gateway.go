@@ -65,8 +65,6 @@ type Gateway struct {
 	ingress    *ingress.Server
 	metrics    *metrics.Metrics
 
-	stopMetrics func()
-
 	mu    sync.Mutex // serialises connection changes and rebuilds
 	funcs map[string]hookgate.Sender
 	snap  atomic.Pointer[snapshot]
@@ -148,9 +146,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 		Observer:      g.metrics,
 	}
 	g.ingress.LearnSecret = g.learnSecret
-	transitions, stopCounting := g.bus.Subscribe(4096)
-	g.stopMetrics = stopCounting
-	go g.metrics.Consume(context.Background(), transitions)
+	g.bus.Observe(g.metrics.ObserveTransition)
 	if err := g.rebuild(ctx); err != nil {
 		g.Close()
 		return nil, err
@@ -354,9 +350,6 @@ func (g *Gateway) Metrics() *metrics.Metrics { return g.metrics }
 
 // Close releases storage opened by New.
 func (g *Gateway) Close() error {
-	if g.stopMetrics != nil {
-		g.stopMetrics()
-	}
 	if g.ownStore {
 		return g.store.Close()
 	}

@@ -30,6 +30,7 @@ type Metrics struct {
 	processing  *prometheus.HistogramVec
 	failures    *prometheus.CounterVec
 	transitions *prometheus.CounterVec
+	byStatus    map[hookgate.Status]prometheus.Counter // transitions' children, resolved once
 	attempts    *prometheus.CounterVec
 }
 
@@ -58,6 +59,10 @@ func New(queue QueueStats, now func() time.Time) *Metrics {
 			Name: "hookgate_dispatch_attempts_total",
 			Help: "Handler attempts, by handler and outcome (success, failure, fatal).",
 		}, []string{"handler", "outcome"}),
+	}
+	m.byStatus = make(map[hookgate.Status]prometheus.Counter, len(hookgate.Statuses()))
+	for _, st := range hookgate.Statuses() {
+		m.byStatus[st] = m.transitions.WithLabelValues(string(st))
 	}
 	m.Registry.MustRegister(m.requests, m.processing, m.failures, m.transitions, m.attempts,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -89,19 +94,13 @@ func (m *Metrics) ObserveAttempt(a hookgate.Attempt) {
 	m.attempts.WithLabelValues(a.Handler, string(a.Outcome)).Inc()
 }
 
-// Consume counts transitions from a subscription until it closes or ctx ends.
-func (m *Metrics) Consume(ctx context.Context, transitions <-chan hookgate.Transition) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case t, ok := <-transitions:
-			if !ok {
-				return
-			}
-			m.transitions.WithLabelValues(string(t.Status)).Inc()
-		}
+// ObserveTransition counts a committed transition (an events.Bus observer).
+func (m *Metrics) ObserveTransition(t hookgate.Transition) {
+	if c, ok := m.byStatus[t.Status]; ok {
+		c.Inc()
+		return
 	}
+	m.transitions.WithLabelValues(string(t.Status)).Inc()
 }
 
 // Handler serves the registry in the Prometheus exposition format.

@@ -211,7 +211,7 @@ func TestBatchLingersUnderLoad(t *testing.T) {
 	defer db.Close()
 	// A window far longer than the test: a lone request that lingered
 	// would not come back in time.
-	db.batch.lingerTarget, db.batch.lingerMax = 4, time.Minute
+	db.batch.lingerTarget, db.batch.lingerMax, db.batch.lingerGap = 4, time.Minute, time.Minute
 	done := make(chan error, 1)
 	go func() {
 		_, err := db.Ingest(ctx, &hookgate.Receipt{ID: uuid.Must(uuid.NewV7()).String(), ConnectionType: "github",
@@ -229,7 +229,7 @@ func TestBatchLingersUnderLoad(t *testing.T) {
 
 	// linger itself: a batch of two waits for two more, then stops at the
 	// target; a batch that gets no company stops at lingerMax.
-	b := &batcher{reqs: make(chan *writeReq, 8), lingerTarget: 4, lingerMax: time.Minute}
+	b := &batcher{reqs: make(chan *writeReq, 8), lingerTarget: 4, lingerMax: time.Minute, lingerGap: time.Minute}
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	got := make(chan []*writeReq, 1)
@@ -244,5 +244,15 @@ func TestBatchLingersUnderLoad(t *testing.T) {
 	b.lingerMax = 20 * time.Millisecond
 	if batch := b.linger([]*writeReq{{}, {}}, timer); len(batch) != 2 {
 		t.Errorf("batch without company: %d", len(batch))
+	}
+	// Requests that stop coming end the wait long before lingerMax.
+	b.lingerMax, b.lingerGap = time.Minute, 20*time.Millisecond
+	go func() { b.reqs <- &writeReq{} }()
+	start := time.Now()
+	if batch := b.linger([]*writeReq{{}, {}}, timer); len(batch) != 3 {
+		t.Errorf("batch of %d, want the 2 and the one that came", len(batch))
+	}
+	if waited := time.Since(start); waited > 30*time.Second {
+		t.Errorf("lingered %v without arrivals; the gap should end it", waited)
 	}
 }
