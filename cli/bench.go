@@ -88,7 +88,7 @@ secret is --secret); dispatch is not measured then.`,
 	f.StringVar(&cfg.URL, "url", "", "target a running gateway's connection URL instead of starting one")
 	f.StringVar(&cfg.Secret, "secret", "", "signing secret of the --url connection (GitHub scheme)")
 	f.DurationVar(&cfg.DispatchDuration, "dispatch-duration", time.Minute, "length of the dispatch phase: ingest at half the measured throughput while the dispatcher delivers (negative skips it)")
-	f.IntVar(&cfg.DispatchWorkers, "dispatch-workers", 0, "dispatch.workers of the in-process gateway (default: the configuration's default, 32)")
+	f.IntVar(&cfg.DispatchWorkers, "dispatch-workers", 0, "dispatch.workers of the in-process gateway (default: the configuration's default, 128)")
 	f.BoolVar(&cfg.ConcurrentDispatch, "concurrent-dispatch", false, "keep the dispatcher delivering during the timed ingest runs")
 	f.BoolVar(&cfg.Incompressible, "incompressible", false, "random bodies, which storage cannot compress")
 	f.DurationVar(&cfg.DrainTimeout, "drain-timeout", 2*time.Minute, "how long to wait for the dispatch queue to empty after a gateway run")
