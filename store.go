@@ -5,6 +5,17 @@ import (
 	"time"
 )
 
+// Expecter is implemented by a Store that shares one commit among concurrent
+// writes (the SQLite and PostgreSQL stores). Expect announces a write the caller
+// is about to submit — ingress announces a delivery when it starts reading it —
+// and returns the context to submit that write with (Ingest) and a function to
+// call when the caller is done, which withdraws the announcement if no write
+// consumed it. A busy commit waits a moment for announced writes instead of
+// leaving them for the next flush, and commits at once when none is announced.
+type Expecter interface {
+	Expect(ctx context.Context) (context.Context, func())
+}
+
 // Store is the durable seam: receipts (which are also the dispatch jobs),
 // attempts, history, idempotency keys and run-time connections. Every
 // implementation must pass store/storetest.

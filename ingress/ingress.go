@@ -206,6 +206,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, ep, hookgate.Errorf(hookgate.EMethod, "method %s not allowed; use POST", r.Method))
 		return
 	}
+	// A delivery is on its way to the store: a busy group commit may wait
+	// for it rather than leave it for the next flush (hookgate.Expecter).
+	ctx := r.Context()
+	if e, ok := s.Store.(hookgate.Expecter); ok {
+		var done func()
+		ctx, done = e.Expect(ctx)
+		defer done()
+	}
 	now := s.Now()
 	if len(ep.AllowedIPs) > 0 && !contains(ep.AllowedIPs, s.Proxies.ClientAddr(r)) {
 		s.reject(r, ep, now, ReasonSenderNotAllowed, nil, nil, "")
@@ -263,7 +271,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	rc.ID, rc.ReceivedAt, rc.Headers = s.NewID(), now, storedHeaders(r.Header, ep.RedactHeaders)
 
-	tr, err := s.Store.Ingest(r.Context(), rc, ep.IdempotencyTTL)
+	tr, err := s.Store.Ingest(ctx, rc, ep.IdempotencyTTL)
 	if err != nil {
 		s.Logger.Error("store receipt failed; answering 503 so the provider retries",
 			"connection", conn.Name, "err", err)

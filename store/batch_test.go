@@ -233,7 +233,7 @@ func TestBatchLingersUnderLoad(t *testing.T) {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	got := make(chan []*writeReq, 1)
-	go func() { got <- b.linger([]*writeReq{{}, {}}, timer) }()
+	go func() { got <- b.linger([]*writeReq{{}, {}}, 2, timer) }()
 	b.reqs <- &writeReq{}
 	b.reqs <- &writeReq{}
 	b.reqs <- &writeReq{} // beyond the target: left for the next batch
@@ -242,17 +242,111 @@ func TestBatchLingersUnderLoad(t *testing.T) {
 	}
 	<-b.reqs
 	b.lingerMax = 20 * time.Millisecond
-	if batch := b.linger([]*writeReq{{}, {}}, timer); len(batch) != 2 {
+	if batch := b.linger([]*writeReq{{}, {}}, 2, timer); len(batch) != 2 {
 		t.Errorf("batch without company: %d", len(batch))
 	}
 	// Requests that stop coming end the wait long before lingerMax.
 	b.lingerMax, b.lingerGap = time.Minute, 20*time.Millisecond
 	go func() { b.reqs <- &writeReq{} }()
 	start := time.Now()
-	if batch := b.linger([]*writeReq{{}, {}}, timer); len(batch) != 3 {
+	if batch := b.linger([]*writeReq{{}, {}}, 2, timer); len(batch) != 3 {
 		t.Errorf("batch of %d, want the 2 and the one that came", len(batch))
 	}
 	if waited := time.Since(start); waited > 30*time.Second {
 		t.Errorf("lingered %v without arrivals; the gap should end it", waited)
+	}
+}
+
+// TestLingerForAnnouncedWrites: an announced write keeps even a lone request
+// waiting for it; once nothing is announced (queued, or withdrawn) a batch
+// below the floor commits without waiting out lingerMax.
+func TestLingerForAnnouncedWrites(t *testing.T) {
+	b := &batcher{reqs: make(chan *writeReq, 8), lingerTarget: 4, lingerMax: time.Minute, lingerGap: time.Minute}
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	noFloor := maxBatch + 1
+
+	// Nothing announced: no wait at all.
+	start := time.Now()
+	if batch := b.linger([]*writeReq{{}}, noFloor, timer); len(batch) != 1 {
+		t.Fatalf("batch of %d, want 1", len(batch))
+	}
+	if waited := time.Since(start); waited > 10*time.Second {
+		t.Fatalf("waited %v with nothing announced", waited)
+	}
+
+	// One announced: the lane waits for it, and its queueing ends the
+	// announcement (do withdraws it), which ends the wait.
+	ctx, done := b.expect(context.Background())
+	defer done()
+	if n := b.coming.Load(); n != 1 {
+		t.Fatalf("coming = %d after expect, want 1", n)
+	}
+	got := make(chan []*writeReq, 1)
+	go func() { got <- b.linger([]*writeReq{{}}, noFloor, timer) }()
+	select {
+	case batch := <-got:
+		t.Fatalf("did not wait for the announced write (batch of %d)", len(batch))
+	case <-time.After(50 * time.Millisecond):
+	}
+	r := &writeReq{}
+	b.reqs <- r
+	if e, ok := ctx.Value(expectKey{}).(*expectation); ok {
+		e.end()
+	}
+	select {
+	case batch := <-got:
+		if len(batch) != 2 {
+			t.Errorf("batch of %d, want the lone request and the announced one", len(batch))
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("still waiting after the announced write was queued")
+	}
+	if n := b.coming.Load(); n != 0 {
+		t.Errorf("coming = %d after the write was queued, want 0", n)
+	}
+	done() // a second end does not count twice
+	if n := b.coming.Load(); n != 0 {
+		t.Errorf("coming = %d after done, want 0", n)
+	}
+
+	// Withdrawn without a write (a delivery answered 401): the wait ends at
+	// the next gap, not at lingerMax.
+	b.lingerGap = 20 * time.Millisecond
+	_, done2 := b.expect(context.Background())
+	go func() { got <- b.linger([]*writeReq{{}}, noFloor, timer) }()
+	time.Sleep(20 * time.Millisecond)
+	done2()
+	select {
+	case batch := <-got:
+		if len(batch) != 1 {
+			t.Errorf("batch of %d, want 1", len(batch))
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("still waiting after the announcement was withdrawn")
+	}
+}
+
+// TestIngestEndsItsAnnouncement: a write submitted with the context of
+// Expect ends the announcement when it is queued, so a store left with no
+// delivery on its way does not wait for one.
+func TestIngestEndsItsAnnouncement(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "expect.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ectx, done := db.Expect(ctx)
+	defer done()
+	if n := db.batch.coming.Load(); n != 1 {
+		t.Fatalf("coming = %d, want 1", n)
+	}
+	if _, err := db.Ingest(ectx, &hookgate.Receipt{ID: uuid.Must(uuid.NewV7()).String(), ConnectionType: "github",
+		Connection: "c", IdempotencyKey: "c:push:expected", ReceivedAt: time.Now(), Body: []byte(`{}`)}, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if n := db.batch.coming.Load(); n != 0 {
+		t.Errorf("coming = %d after the ingest, want 0", n)
 	}
 }

@@ -31,6 +31,12 @@ type insertOp struct {
 	seq         int64
 }
 
+// Expect implements hookgate.Expecter: a write submitted with the returned
+// context (Ingest, Record) ends the announcement when it is queued.
+func (db *DB) Expect(ctx context.Context) (context.Context, func()) { return db.batch.expect(ctx) }
+
+var _ hookgate.Expecter = (*DB)(nil)
+
 // Ingest implements hookgate.Store.
 func (db *DB) Ingest(ctx context.Context, r *hookgate.Receipt, ttl time.Duration) (hookgate.Transition, error) {
 	if r.ID == "" || r.ReceivedAt.IsZero() {
