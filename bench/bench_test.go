@@ -4,9 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hookgate/hookgate"
+	"github.com/hookgate/hookgate/store"
 )
 
 // TestBench runs the whole benchmark briefly, so that it cannot rot. It
@@ -63,6 +67,38 @@ func TestGeneratorBodies(t *testing.T) {
 		}
 		if strings.Contains(string(body), "commit ") == incompressible {
 			t.Errorf("incompressible=%v: body %.80s…", incompressible, body)
+		}
+	}
+}
+
+// TestSeed fills a small store and checks the variety searches are measured
+// against: delivered, dead, filtered and duplicate receipts, over the
+// connections asked for.
+func TestSeed(t *testing.T) {
+	ctx := context.Background()
+	url := "sqlite://" + filepath.Join(t.TempDir(), "seed.db")
+	if err := Seed(ctx, SeedConfig{StorageURL: url, Receipts: 1000, Connections: 10, BodySize: 512}); err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	count := func(f hookgate.ReceiptFilter) int {
+		f.Limit = 500
+		rs, _, err := db.Receipts(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(rs)
+	}
+	if n := count(hookgate.ReceiptFilter{Connection: "bench-3"}); n != 100 {
+		t.Errorf("bench-3 holds %d receipts, want 100", n)
+	}
+	for st, want := range map[hookgate.Status]int{hookgate.StatusDuplicate: 10, hookgate.StatusFiltered: 100, hookgate.StatusDead: 2} {
+		if n := count(hookgate.ReceiptFilter{Status: st}); n != want {
+			t.Errorf("%d %s receipts, want %d", n, st, want)
 		}
 	}
 }

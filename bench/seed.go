@@ -90,7 +90,9 @@ func Seed(ctx context.Context, cfg SeedConfig) error {
 					Body:           append([]byte(nil), body...),
 				}
 				if st == hookgate.StatusDuplicate {
-					r.Status, r.IdempotencyKey = hookgate.StatusReceived, conn+":"+ev+":dup-"+strconv.Itoa(i/50)
+					// Receipts i and i+50 (i%100 == 3, the same connection)
+					// share a key: whichever commits second is the duplicate.
+					r.Status, r.IdempotencyKey = hookgate.StatusReceived, conn+":dup-"+strconv.Itoa(i/100)
 				}
 				if _, err := db.Ingest(ctx, r, 24*time.Hour); err != nil {
 					failed.Store(err)
