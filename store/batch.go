@@ -259,7 +259,7 @@ func (b *batcher) run() {
 			b.quiet.Add(-1)
 			floor = maxBatch + 1
 		}
-		if len(batch) < b.lingerTarget && (b.coming.Load() > 0 || len(batch) >= floor) {
+		if len(batch) < b.lingerTarget && b.worthWaiting(len(batch), floor) {
 			batch = b.linger(batch, floor, linger)
 		}
 		b.commit(batch)
@@ -270,13 +270,17 @@ func (b *batcher) run() {
 	}
 }
 
+// worthWaiting reports whether a batch of n may wait for more: announced
+// writes are on their way, or it was taken with company (floor).
+func (b *batcher) worthWaiting(n, floor int) bool { return b.coming.Load() > 0 || n >= floor }
+
 // linger adds to batch the requests that keep arriving, each within lingerGap
 // of the one before, for at most lingerMax, until it holds lingerTarget — as
 // long as announced writes are outstanding or the batch holds floor requests
 // (see Lingering).
 func (b *batcher) linger(batch []*writeReq, floor int, t *time.Timer) []*writeReq {
-	start := time.Now()
-	deadline, last := start.Add(b.lingerMax), start
+	last := time.Now()
+	deadline := last.Add(b.lingerMax)
 	for len(batch) < b.lingerTarget {
 		select {
 		case r, ok := <-b.reqs:
@@ -287,7 +291,7 @@ func (b *batcher) linger(batch []*writeReq, floor int, t *time.Timer) []*writeRe
 			continue
 		default:
 		}
-		if b.coming.Load() <= 0 && len(batch) < floor {
+		if !b.worthWaiting(len(batch), floor) {
 			return batch
 		}
 		now := time.Now()

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	hookgate "github.com/hookgate/hookgate"
+	"github.com/hookgate/hookgate/store/storetest"
 )
 
 // TestGroupCommitJoinsWaitingWrites holds SQLite's only write connection, so
@@ -329,24 +330,31 @@ func TestLingerForAnnouncedWrites(t *testing.T) {
 
 // TestIngestEndsItsAnnouncement: a write submitted with the context of
 // Expect ends the announcement when it is queued, so a store left with no
-// delivery on its way does not wait for one.
+// delivery on its way does not wait for one — on both backends.
 func TestIngestEndsItsAnnouncement(t *testing.T) {
-	ctx := context.Background()
-	db, err := Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "expect.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	ectx, done := db.Expect(ctx)
-	defer done()
-	if n := db.batch.coming.Load(); n != 1 {
-		t.Fatalf("coming = %d, want 1", n)
-	}
-	if _, err := db.Ingest(ectx, &hookgate.Receipt{ID: uuid.Must(uuid.NewV7()).String(), ConnectionType: "github",
-		Connection: "c", IdempotencyKey: "c:push:expected", ReceivedAt: time.Now(), Body: []byte(`{}`)}, time.Hour); err != nil {
-		t.Fatal(err)
-	}
-	if n := db.batch.coming.Load(); n != 0 {
-		t.Errorf("coming = %d after the ingest, want 0", n)
+	for name, url := range map[string]func(t *testing.T) string{
+		"sqlite":   func(t *testing.T) string { return "sqlite://" + filepath.Join(t.TempDir(), "expect.db") },
+		"postgres": func(t *testing.T) string { return storetest.PostgresURL(t) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			db, err := Open(ctx, url(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			ectx, done := db.Expect(ctx)
+			defer done()
+			if n := db.batch.coming.Load(); n != 1 {
+				t.Fatalf("coming = %d, want 1", n)
+			}
+			if _, err := db.Ingest(ectx, &hookgate.Receipt{ID: uuid.Must(uuid.NewV7()).String(), ConnectionType: "github",
+				Connection: "c", IdempotencyKey: "c:push:expected", ReceivedAt: time.Now(), Body: []byte(`{}`)}, time.Hour); err != nil {
+				t.Fatal(err)
+			}
+			if n := db.batch.coming.Load(); n != 0 {
+				t.Errorf("coming = %d after the ingest, want 0", n)
+			}
+		})
 	}
 }
