@@ -187,7 +187,6 @@ func (e *expectation) end() {
 func newBatcher(db *DB, lanes int, afterBatch func()) *batcher {
 	b := &batcher{db: db, reqs: make(chan *writeReq, 4*maxBatch), afterBatch: afterBatch,
 		lingerTarget: defaultLingerTarget, lingerFloor: defaultLingerFloor, lingerMax: defaultLingerMax, lingerGap: defaultLingerGap}
-
 	for range max(lanes, 1) {
 		b.wg.Add(1)
 		go b.run()
