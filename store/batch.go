@@ -60,7 +60,8 @@ const maxBatch = 256
 //
 //   - writes are known to be on their way: ingress announces each delivery
 //     when it starts reading it (Expect), and the announcement ends when the
-//     delivery's write is queued or the delivery is answered without one; or
+//     batcher takes the delivery's write or the delivery is answered without
+//     one; or
 //   - the batch was taken with company (lingerFloor: two or more requests
 //     waiting, the gateway is busy), unless the gateway was just found quiet.
 //
@@ -120,6 +121,10 @@ type writeReq struct {
 	claim    *claimOp
 	complete *completeOp
 	fn       writeFunc
+	// exp is the announcement of this write, if it had one: the batcher ends
+	// it on taking the request from the queue, before it decides whether to
+	// wait for more, so a write it holds never counts as one still coming.
+	exp *expectation
 
 	state atomic.Int32
 	// err is the request's own answer: a refusal (an unwrapped
@@ -177,6 +182,13 @@ func (b *batcher) expect(ctx context.Context) (context.Context, func()) {
 	return context.WithValue(ctx, expectKey{}, e), e.end
 }
 
+// arrived ends r's announcement: the batcher holds it now.
+func (r *writeReq) arrived() {
+	if r.exp != nil {
+		r.exp.end()
+	}
+}
+
 // end withdraws the announcement; only the first call counts.
 func (e *expectation) end() {
 	if e.outstanding.CompareAndSwap(true, false) {
@@ -204,6 +216,7 @@ func (b *batcher) do(ctx context.Context, r *writeReq) error {
 		return err
 	}
 	r.ctx, r.err = ctx, nil
+	r.exp, _ = ctx.Value(expectKey{}).(*expectation)
 	r.state.Store(reqQueued)
 
 	b.mu.RLock()
@@ -214,9 +227,6 @@ func (b *batcher) do(ctx context.Context, r *writeReq) error {
 	b.reqs <- r
 	b.mu.RUnlock()
 	b.enqueued.Add(1)
-	if e, ok := ctx.Value(expectKey{}).(*expectation); ok {
-		e.end() // queued: no longer on its way
-	}
 
 	select {
 	case <-r.done:
@@ -240,6 +250,7 @@ func (b *batcher) run() {
 		if !ok {
 			return
 		}
+		r.arrived()
 		batch = append(batch[:0], r)
 	fill:
 		for len(batch) < maxBatch {
@@ -248,6 +259,7 @@ func (b *batcher) run() {
 				if !ok {
 					break fill
 				}
+				r.arrived()
 				batch = append(batch, r)
 			default:
 				break fill
@@ -286,6 +298,7 @@ func (b *batcher) linger(batch []*writeReq, floor int, t *time.Timer) []*writeRe
 			if !ok {
 				return batch
 			}
+			r.arrived()
 			batch, last = append(batch, r), time.Now()
 			continue
 		default:
@@ -305,6 +318,7 @@ func (b *batcher) linger(batch []*writeReq, floor int, t *time.Timer) []*writeRe
 			if !ok {
 				return batch
 			}
+			r.arrived()
 			batch, last = append(batch, r), time.Now()
 		case <-t.C:
 			if time.Since(now) > wait+overshoot {

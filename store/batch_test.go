@@ -276,8 +276,8 @@ func TestLingerForAnnouncedWrites(t *testing.T) {
 		t.Fatalf("waited %v with nothing announced", waited)
 	}
 
-	// One announced: the lane waits for it, and its queueing ends the
-	// announcement (do withdraws it), which ends the wait.
+	// One announced: the lane waits for it, and taking it ends the
+	// announcement, which ends the wait.
 	ctx, done := b.expect(context.Background())
 	defer done()
 	if n := b.coming.Load(); n != 1 {
@@ -290,11 +290,8 @@ func TestLingerForAnnouncedWrites(t *testing.T) {
 		t.Fatalf("did not wait for the announced write (batch of %d)", len(batch))
 	case <-time.After(50 * time.Millisecond):
 	}
-	r := &writeReq{}
-	b.reqs <- r
-	if e, ok := ctx.Value(expectKey{}).(*expectation); ok {
-		e.end()
-	}
+	e, _ := ctx.Value(expectKey{}).(*expectation)
+	b.reqs <- &writeReq{exp: e} // as do queues it
 	select {
 	case batch := <-got:
 		if len(batch) != 2 {
@@ -304,7 +301,7 @@ func TestLingerForAnnouncedWrites(t *testing.T) {
 		t.Fatal("still waiting after the announced write was queued")
 	}
 	if n := b.coming.Load(); n != 0 {
-		t.Errorf("coming = %d after the write was queued, want 0", n)
+		t.Errorf("coming = %d after the write was taken, want 0", n)
 	}
 	done() // a second end does not count twice
 	if n := b.coming.Load(); n != 0 {
@@ -329,8 +326,8 @@ func TestLingerForAnnouncedWrites(t *testing.T) {
 }
 
 // TestIngestEndsItsAnnouncement: a write submitted with the context of
-// Expect ends the announcement when it is queued, so a store left with no
-// delivery on its way does not wait for one — on both backends.
+// Expect ends the announcement when the batcher takes it, so a store left
+// with no delivery on its way does not wait for one — on both backends.
 func TestIngestEndsItsAnnouncement(t *testing.T) {
 	for name, url := range map[string]func(t *testing.T) string{
 		"sqlite":   func(t *testing.T) string { return "sqlite://" + filepath.Join(t.TempDir(), "expect.db") },
