@@ -182,11 +182,13 @@ func (b *batcher) expect(ctx context.Context) (context.Context, func()) {
 	return context.WithValue(ctx, expectKey{}, e), e.end
 }
 
-// arrived ends r's announcement: the batcher holds it now.
-func (r *writeReq) arrived() {
+// take adds r, just received from the queue, to batch and ends its
+// announcement: the batcher holds it now. Every receive goes through it.
+func take(batch []*writeReq, r *writeReq) []*writeReq {
 	if r.exp != nil {
 		r.exp.end()
 	}
+	return append(batch, r)
 }
 
 // end withdraws the announcement; only the first call counts.
@@ -250,8 +252,7 @@ func (b *batcher) run() {
 		if !ok {
 			return
 		}
-		r.arrived()
-		batch = append(batch[:0], r)
+		batch = take(batch[:0], r)
 	fill:
 		for len(batch) < maxBatch {
 			select {
@@ -259,8 +260,7 @@ func (b *batcher) run() {
 				if !ok {
 					break fill
 				}
-				r.arrived()
-				batch = append(batch, r)
+				batch = take(batch, r)
 			default:
 				break fill
 			}
@@ -298,8 +298,7 @@ func (b *batcher) linger(batch []*writeReq, floor int, t *time.Timer) []*writeRe
 			if !ok {
 				return batch
 			}
-			r.arrived()
-			batch, last = append(batch, r), time.Now()
+			batch, last = take(batch, r), time.Now()
 			continue
 		default:
 		}
@@ -318,8 +317,7 @@ func (b *batcher) linger(batch []*writeReq, floor int, t *time.Timer) []*writeRe
 			if !ok {
 				return batch
 			}
-			r.arrived()
-			batch, last = append(batch, r), time.Now()
+			batch, last = take(batch, r), time.Now()
 		case <-t.C:
 			if time.Since(now) > wait+overshoot {
 				// The process went idle: nothing was about to come.
