@@ -35,7 +35,12 @@ func TestBench(t *testing.T) {
 		t.Errorf("errors: baseline %d, gateway %d", rep.BaselineSum.Errors, rep.GatewaySum.Errors)
 	}
 	if rep.Dispatch == nil || rep.Dispatch.Delivered < rep.Dispatch.Ingested {
-		t.Errorf("dispatch phase: %+v", rep.Dispatch)
+		t.Fatalf("dispatch phase: %+v", rep.Dispatch)
+	}
+	// The phase reports the rate it got, not only the pace it asked for.
+	if d := rep.Dispatch; d.Ingested == 0 || d.Achieved != float64(d.Ingested)/d.Seconds || d.IngestP50ms <= 0 || d.IngestP99ms < d.IngestP50ms {
+		t.Errorf("dispatch phase: achieved %.1f/s of %d in %.2fs, ingest p50 %.2fms p99 %.2fms",
+			d.Achieved, d.Ingested, d.Seconds, d.IngestP50ms, d.IngestP99ms)
 	}
 	// Ingest ran alone: the queue it left was drained afterwards, and that
 	// rate was measured.
