@@ -167,7 +167,7 @@ type Dispatch struct {
 	// Rate is the rate the load generator was paced at (half the median
 	// ingest throughput); Achieved is what it got, Ingested over Seconds.
 	// Achieved falls short of Rate when the gateway's answers take longer
-	// than the closed loop's connections allow at that rate.
+	// than the phase's connections allow at that rate.
 	Rate      float64 `json:"ingest_rate_rps"`
 	Achieved  float64 `json:"achieved_rate_rps"`
 	Seconds   float64 `json:"seconds"`
@@ -792,12 +792,12 @@ func (g *benchGateway) drain(ctx context.Context, limit time.Duration) (d time.D
 	}
 }
 
-// dispatchPhase ingests at a fixed rate while the dispatcher delivers to the
-// sink, sampling the queue depth, then measures the drain.
 // pacedConnections is how many connections the dispatch phase may hold
 // open, as a multiple of Config.Concurrency.
 const pacedConnections = 4
 
+// dispatchPhase ingests at a fixed rate while the dispatcher delivers to the
+// sink, sampling the queue depth, then measures the drain.
 func (g *benchGateway) dispatchPhase(ctx context.Context, gen *generator, cfg Config, rps float64) (*Dispatch, error) {
 	if rps < 1 {
 		rps = 1
@@ -829,7 +829,7 @@ func (g *benchGateway) dispatchPhase(ctx context.Context, gen *generator, cfg Co
 	// not earlier ones were answered: pacedConnections times the closed
 	// loop's connections, so that answers slowed by the dispatcher's share of
 	// the machine do not quietly lower the rate offered (with only
-	// cfg.Concurrency connections it fell 10–15 % short).
+	// cfg.Concurrency connections it fell 9–14 % short).
 	lim := rate.NewLimiter(rate.Limit(rps), max(1, cfg.Concurrency/8))
 	run := drive(ctx, g.url, benchSecret, gen, pacedConnections*cfg.Concurrency, cfg.DispatchDuration, lim, &g.acked)
 	stopSampling()
