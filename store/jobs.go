@@ -74,7 +74,9 @@ const claimBodiesSQLite = `SELECT seq, headers, body, encoding FROM bodies WHERE
 // claimPostgres is Claim in one round trip: lock the due jobs (SKIP LOCKED),
 // lease them with their transition, and answer them with their bodies and
 // previous status. The lease and the history line are not indexed, so with
-// room left in the page (the table's fillfactor) the update is HOT.
+// room left in the page the update is HOT: the table's fillfactor (migration
+// 00005) leaves room for the new versions of a page's receipts, which a claim
+// takes together, oldest first.
 var claimPostgres = `WITH due AS (
 	SELECT id, ` + statusOf("") + ` AS status FROM receipts
 	WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= $3 AND (lease_until IS NULL OR lease_until < $3)
