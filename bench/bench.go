@@ -62,8 +62,13 @@ type Config struct {
 	URL    string
 	Secret string
 	// DispatchDuration is how long the dispatch phase drives the gateway at
-	// half its measured throughput; 0 means Duration, negative skips it.
+	// DispatchRate; 0 means Duration, negative skips it.
 	DispatchDuration time.Duration
+	// DispatchRate is the dispatch phase's pace in deliveries a second; 0
+	// means half the gateway's median throughput in the timed runs. A fixed
+	// rate compares builds or machines at the same load, and checks a rate
+	// one expects to receive.
+	DispatchRate float64
 	// DrainTimeout bounds the wait for the dispatch queue to empty after a
 	// gateway run (so that the next baseline run is not disturbed).
 	DrainTimeout time.Duration
@@ -164,8 +169,8 @@ type Summary struct {
 // Dispatch is the dispatch phase: ingest at a fixed rate with the dispatcher
 // delivering every receipt to a local HTTP sink.
 type Dispatch struct {
-	// Rate is the rate the load generator was paced at (half the median
-	// ingest throughput); Achieved is what it got, Ingested over Seconds.
+	// Rate is the rate the load generator was paced at (Config.DispatchRate,
+	// by default half the median ingest throughput); Achieved is what it got, Ingested over Seconds.
 	// Achieved falls short of Rate when the gateway's answers take longer
 	// than the phase's connections allow at that rate.
 	Rate      float64 `json:"ingest_rate_rps"`
@@ -311,7 +316,11 @@ func Bench(ctx context.Context, cfg Config) (*Report, error) {
 
 	if gw != nil && cfg.DispatchDuration > 0 {
 		gw.startDispatch()
-		d, err := gw.dispatchPhase(ctx, gen, cfg, rep.GatewaySum.Throughput.Median/2)
+		pace := cfg.DispatchRate
+		if pace <= 0 {
+			pace = rep.GatewaySum.Throughput.Median / 2
+		}
+		d, err := gw.dispatchPhase(ctx, gen, cfg, pace)
 		if err != nil {
 			return nil, err
 		}

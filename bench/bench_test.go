@@ -37,6 +37,9 @@ func TestBench(t *testing.T) {
 	if rep.Dispatch == nil || rep.Dispatch.Delivered < rep.Dispatch.Ingested {
 		t.Fatalf("dispatch phase: %+v", rep.Dispatch)
 	}
+	if d := rep.Dispatch; d.Rate != rep.GatewaySum.Throughput.Median/2 {
+		t.Errorf("dispatch phase paced at %.1f/s, want half the gateway's %.1f/s", d.Rate, rep.GatewaySum.Throughput.Median)
+	}
 	// The phase reports the rate it got, not only the pace it asked for.
 	if d := rep.Dispatch; d.Ingested == 0 || d.Achieved != float64(d.Ingested)/d.Seconds || d.IngestP50ms <= 0 || d.IngestP99ms < d.IngestP50ms {
 		t.Errorf("dispatch phase: achieved %.1f/s of %d in %.2fs, ingest p50 %.2fms p99 %.2fms",
@@ -54,6 +57,19 @@ func TestBench(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("gateway/baseline %.2f, peak RSS %d MiB", rep.Ratio.Median, rep.PeakRSSBytes>>20)
+}
+
+// TestBenchDispatchRate checks that a dispatch rate, when given, paces the
+// dispatch phase instead of the measured throughput.
+func TestBenchDispatchRate(t *testing.T) {
+	rep, err := Bench(context.Background(), Config{Concurrency: 4, BodySize: 512, Duration: 200 * time.Millisecond,
+		Runs: 1, DispatchRate: 150, DispatchDuration: 400 * time.Millisecond, TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := rep.Dispatch; d == nil || d.Rate != 150 || d.Ingested == 0 || d.Delivered < d.Ingested {
+		t.Fatalf("dispatch phase at a given rate: %+v", d)
+	}
 }
 
 // TestGeneratorBodies checks the generated deliveries: valid JSON objects of

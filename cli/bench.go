@@ -28,9 +28,10 @@ func benchCmd() *cobra.Command {
 and drive both with distinct signed GitHub-style deliveries, alternating runs.
 Reports per target throughput, p50/p99/max latency and errors, the ratio
 gateway/baseline (median and min–max over the runs), the dispatch phase (ingest paced
-at half the gateway's throughput, over up to four times --concurrency connections so
-that the pace sets the rate, while its dispatcher delivers to a local HTTP sink: the
-rate ingested, queue depth, drain time, end-to-end latency) and the process's peak RSS.
+at half the gateway's throughput, or at --dispatch-rate, over up to four times
+--concurrency connections so that the pace sets the rate, while its dispatcher
+delivers to a local HTTP sink: the rate ingested, queue depth, drain time,
+end-to-end latency) and the process's peak RSS.
 
 The timed ingest runs measure ingest alone: the dispatcher is stopped while they
 run and started after each, and how fast it drains the queue they left is the
@@ -89,6 +90,7 @@ secret is --secret); dispatch is not measured then.`,
 	f.StringVar(&cfg.URL, "url", "", "target a running gateway's connection URL instead of starting one")
 	f.StringVar(&cfg.Secret, "secret", "", "signing secret of the --url connection (GitHub scheme)")
 	f.DurationVar(&cfg.DispatchDuration, "dispatch-duration", time.Minute, "length of the dispatch phase: ingest at half the measured throughput while the dispatcher delivers (negative skips it)")
+	f.Float64Var(&cfg.DispatchRate, "dispatch-rate", 0, "pace of the dispatch phase in deliveries/s (default: half the gateway's measured throughput)")
 	f.IntVar(&cfg.DispatchWorkers, "dispatch-workers", 0, "dispatch.workers of the in-process gateway (default: the configuration's default, 128)")
 	f.BoolVar(&cfg.ConcurrentDispatch, "concurrent-dispatch", false, "keep the dispatcher delivering during the timed ingest runs")
 	f.BoolVar(&cfg.Incompressible, "incompressible", false, "random bodies, which storage cannot compress")
