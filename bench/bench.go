@@ -170,9 +170,10 @@ type Summary struct {
 // delivering every receipt to a local HTTP sink.
 type Dispatch struct {
 	// Rate is the rate the load generator was paced at (Config.DispatchRate,
-	// by default half the median ingest throughput); Achieved is what it got, Ingested over Seconds.
-	// Achieved falls short of Rate when the gateway's answers take longer
-	// than the phase's connections allow at that rate.
+	// by default half the median ingest throughput); Achieved is what it
+	// got, Ingested over Seconds. Achieved falls short of Rate when the
+	// gateway's answers take longer than the phase's connections allow at
+	// that rate.
 	Rate      float64 `json:"ingest_rate_rps"`
 	Achieved  float64 `json:"achieved_rate_rps"`
 	Seconds   float64 `json:"seconds"`
