@@ -89,7 +89,7 @@ secret is --secret); dispatch is not measured then.`,
 	f.StringVar(&cfg.StorageURL, "storage-url", os.Getenv("HOOKGATE_BENCH_STORAGE_URL"), "PostgreSQL database for --backend postgres (a schema is created in it and dropped)")
 	f.StringVar(&cfg.URL, "url", "", "target a running gateway's connection URL instead of starting one")
 	f.StringVar(&cfg.Secret, "secret", "", "signing secret of the --url connection (GitHub scheme)")
-	f.DurationVar(&cfg.DispatchDuration, "dispatch-duration", time.Minute, "length of the dispatch phase: ingest at half the measured throughput while the dispatcher delivers (negative skips it)")
+	f.DurationVar(&cfg.DispatchDuration, "dispatch-duration", time.Minute, "length of the dispatch phase: ingest at --dispatch-rate while the dispatcher delivers (negative skips it)")
 	f.Float64Var(&cfg.DispatchRate, "dispatch-rate", 0, "pace of the dispatch phase in deliveries/s (default: half the gateway's measured throughput)")
 	f.IntVar(&cfg.DispatchWorkers, "dispatch-workers", 0, "dispatch.workers of the in-process gateway (default: the configuration's default, 128)")
 	f.BoolVar(&cfg.ConcurrentDispatch, "concurrent-dispatch", false, "keep the dispatcher delivering during the timed ingest runs")
