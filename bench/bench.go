@@ -184,9 +184,12 @@ type Dispatch struct {
 	IngestP99ms float64 `json:"ingest_p99_ms"`
 	// MaxDepth is the largest number of deliveries acknowledged and not yet
 	// received by the sink (the queue plus those in flight), sampled every
-	// 250 ms.
-	MaxDepth     int64   `json:"max_queue_depth"`
-	DrainSeconds float64 `json:"drain_seconds"`
+	// 250 ms (more often in a phase shorter than 10 s). DepthByQuarter is
+	// the largest of each quarter of the phase: a queue that keeps up levels
+	// off, one that falls behind is deepest in the last quarter.
+	MaxDepth       int64    `json:"max_queue_depth"`
+	DepthByQuarter [4]int64 `json:"max_queue_depth_by_quarter"`
+	DrainSeconds   float64  `json:"drain_seconds"`
 	// Drained is false when the queue was not empty after DrainTimeout
 	// (DrainSeconds is then that timeout, a lower bound).
 	Drained bool `json:"drained"`
@@ -326,8 +329,8 @@ func Bench(ctx context.Context, cfg Config) (*Report, error) {
 			return nil, err
 		}
 		rep.Dispatch = d
-		fmt.Fprintf(cfg.Progress, "dispatch: paced at %.0f/s, got %.0f/s for %.1fs (ingest p50 %.1fms p99 %.1fms), max depth %d, drained in %.2fs, e2e p50 %.1fms p99 %.1fms\n",
-			d.Rate, d.Achieved, d.Seconds, d.IngestP50ms, d.IngestP99ms, d.MaxDepth, d.DrainSeconds, d.P50ms, d.P99ms)
+		fmt.Fprintf(cfg.Progress, "dispatch: paced at %.0f/s, got %.0f/s for %.1fs (ingest p50 %.1fms p99 %.1fms), max depth %d (by quarter %v), drained in %.2fs, e2e p50 %.1fms p99 %.1fms\n",
+			d.Rate, d.Achieved, d.Seconds, d.IngestP50ms, d.IngestP99ms, d.MaxDepth, d.DepthByQuarter, d.DrainSeconds, d.P50ms, d.P99ms)
 	}
 	if gw != nil {
 		if cs, ok := gw.gw.Store().(interface{ BodyCompression() float64 }); ok {
@@ -819,19 +822,19 @@ func (g *benchGateway) dispatchPhase(ctx context.Context, gen *generator, cfg Co
 	defer g.recordE2E.Store(false)
 	before := g.delivered.Load()
 
-	var maxDepth atomic.Int64
+	depths := depthTrace{phase: cfg.DispatchDuration}
 	sampleCtx, stopSampling := context.WithCancel(ctx)
 	sampled := make(chan struct{})
 	go func() {
 		defer close(sampled)
+		every := min(250*time.Millisecond, max(10*time.Millisecond, cfg.DispatchDuration/40))
+		start := time.Now()
 		for {
-			if n := g.outstanding(); n > maxDepth.Load() {
-				maxDepth.Store(n)
-			}
+			depths.add(time.Since(start), g.outstanding())
 			select {
 			case <-sampleCtx.Done():
 				return
-			case <-time.After(250 * time.Millisecond):
+			case <-time.After(every):
 			}
 		}
 	}()
@@ -853,9 +856,24 @@ func (g *benchGateway) dispatchPhase(ctx context.Context, gen *generator, cfg Co
 	g.mu.Unlock()
 	d := &Dispatch{Rate: rps, Achieved: run.Throughput, Seconds: run.Seconds, Ingested: run.Requests,
 		Delivered: g.delivered.Load() - before, IngestP50ms: run.P50ms, IngestP99ms: run.P99ms,
-		MaxDepth: maxDepth.Load(), DrainSeconds: drained.Seconds(), Drained: ok}
+		MaxDepth: slices.Max(depths.quarters[:]), DepthByQuarter: depths.quarters, DrainSeconds: drained.Seconds(), Drained: ok}
 	d.P50ms, d.P99ms, _ = percentiles(e2e)
 	return d, nil
+}
+
+// depthTrace keeps the largest queue depth sampled in each quarter of a
+// phase of the given length; samples after its end count in the last.
+type depthTrace struct {
+	phase    time.Duration
+	quarters [4]int64
+}
+
+func (t *depthTrace) add(at time.Duration, depth int64) {
+	q := 3
+	if t.phase > 0 && at < t.phase {
+		q = int(4 * at / t.phase)
+	}
+	t.quarters[q] = max(t.quarters[q], depth)
 }
 
 // postgresSchema creates a schema of its own in the database of base and

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -69,6 +70,35 @@ func TestBenchDispatchRate(t *testing.T) {
 	}
 	if d := rep.Dispatch; d == nil || d.Rate != 150 || d.Ingested == 0 || d.Delivered < d.Ingested {
 		t.Fatalf("dispatch phase at a given rate: %+v", d)
+	}
+	if d := rep.Dispatch; d.MaxDepth != slices.Max(d.DepthByQuarter[:]) {
+		t.Errorf("max depth %d is not the largest of the quarters %v", d.MaxDepth, d.DepthByQuarter)
+	}
+}
+
+// TestDepthTrace checks that the dispatch phase's queue depth is kept per
+// quarter of the phase, so that a report tells a queue that levels off from
+// one still growing when the load stops.
+func TestDepthTrace(t *testing.T) {
+	tr := depthTrace{phase: 60 * time.Second}
+	for _, s := range []struct {
+		at    time.Duration
+		depth int64
+	}{
+		{0, 0}, {10 * time.Second, 40}, {14 * time.Second, 30}, // first quarter
+		{15 * time.Second, 25}, {29 * time.Second, 20}, // second
+		{44 * time.Second, 90},                                                    // third
+		{45 * time.Second, 100}, {60 * time.Second, 120}, {61 * time.Second, 110}, // last, and after the end
+	} {
+		tr.add(s.at, s.depth)
+	}
+	if want := [4]int64{40, 25, 90, 120}; tr.quarters != want {
+		t.Errorf("depth by quarter %v, want %v", tr.quarters, want)
+	}
+	empty := depthTrace{}
+	empty.add(time.Second, 7)
+	if empty.quarters != [4]int64{0, 0, 0, 7} {
+		t.Errorf("a phase of no length counts every sample in the last quarter: %v", empty.quarters)
 	}
 }
 

@@ -131,8 +131,9 @@ func printBench(w io.Writer, r *bench.Report) {
 		if !d.Drained {
 			drained = fmt.Sprintf("NOT drained %.0fs after the load stopped", d.DrainSeconds)
 		}
-		fmt.Fprintf(w, "dispatch paced at %.0f req/s, ingested %.0f req/s for %.1fs (ingest p50 %.1fms p99 %.1fms): %d ingested, %d delivered to the sink, max queue depth %d, %s, end-to-end p50 %.1fms p99 %.1fms\n",
-			d.Rate, d.Achieved, d.Seconds, d.IngestP50ms, d.IngestP99ms, d.Ingested, d.Delivered, d.MaxDepth, drained, d.P50ms, d.P99ms)
+		fmt.Fprintf(w, "dispatch paced at %.0f req/s, ingested %.0f req/s for %.1fs (ingest p50 %.1fms p99 %.1fms): %d ingested, %d delivered to the sink, max queue depth %d (by quarter of the phase %d/%d/%d/%d), %s, end-to-end p50 %.1fms p99 %.1fms\n",
+			d.Rate, d.Achieved, d.Seconds, d.IngestP50ms, d.IngestP99ms, d.Ingested, d.Delivered, d.MaxDepth,
+			d.DepthByQuarter[0], d.DepthByQuarter[1], d.DepthByQuarter[2], d.DepthByQuarter[3], drained, d.P50ms, d.P99ms)
 		if d.Achieved < 0.95*d.Rate {
 			fmt.Fprintf(w, "  the gateway ingested less than the pace asked for: it did not keep up with that rate\n")
 		}
