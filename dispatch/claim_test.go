@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -226,5 +227,75 @@ func TestClaimsBoundedInBytes(t *testing.T) {
 	// it, four bodies and the one claim that crosses the line.
 	if h := m.maxHeld.Load(); h > 6 {
 		t.Errorf("up to %d receipts claimed at once with a budget of four bodies", h)
+	}
+}
+
+// gatedClaim runs the first claim at once and holds its answer until
+// released, so that a test can commit a job after that claim looked.
+type gatedClaim struct {
+	hookgate.Store
+	once    sync.Once
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (g *gatedClaim) Claim(ctx context.Context, owner string, limit int, now time.Time, lease time.Duration) ([]*hookgate.Receipt, []hookgate.Transition, error) {
+	rs, trs, err := g.Store.Claim(ctx, owner, limit, now, lease)
+	g.once.Do(func() {
+		close(g.entered)
+		<-g.release
+	})
+	return rs, trs, err
+}
+
+// TestNotifyDuringClaim: a job committed while a claim is running, after it
+// looked, is announced by Notify while the dispatcher waits for that claim.
+// The claim comes back short, but the announcement must still bring another
+// claim at once rather than at the next PollInterval (an hour here; before
+// this was fixed such a receipt waited up to the default 1 s).
+func TestNotifyDuringClaim(t *testing.T) {
+	ctx := context.Background()
+	db, err := store.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "d.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	delivered := make(chan string, 1)
+	gs := &gatedClaim{Store: db, entered: make(chan struct{}), release: make(chan struct{})}
+	d := &Dispatcher{
+		Store: gs, Events: nopPublisher{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Now: time.Now, Owner: "w", Workers: 4, Lease: time.Minute, PollInterval: time.Hour,
+		Planner: oneTarget{Target{Name: "h", Timeout: time.Second, Retry: (&hookgate.RetryPolicy{}).WithDefaults(),
+			Sender: hookgate.SenderFunc(func(_ context.Context, r *hookgate.Receipt) (int, bool, error) {
+				delivered <- r.ID
+				return 200, false, nil
+			})}},
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error)
+	go func() { done <- d.Run(runCtx) }()
+	defer func() { cancel(); <-done }()
+
+	<-gs.entered // the first claim found the queue empty
+	r := &hookgate.Receipt{ID: uuid.Must(uuid.NewV7()).String(), Connection: "c", IdempotencyKey: "c:e:1",
+		Status: hookgate.StatusReceived, ReceivedAt: time.Now(), Body: []byte(`{}`)}
+	if _, err := db.Ingest(ctx, r, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	d.Notify()
+	for deadline := time.Now().Add(5 * time.Second); len(d.wake) > 0; { // taken while the claim runs
+		if time.Now().After(deadline) {
+			t.Fatal("the dispatcher did not take the wake-up")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(gs.release)
+	select {
+	case id := <-delivered:
+		if id != r.ID {
+			t.Fatalf("delivered %s, want %s", id, r.ID)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a job committed during a claim waited for the poll interval")
 	}
 }

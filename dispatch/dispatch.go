@@ -97,7 +97,9 @@ func (d *Dispatcher) Notify() {
 // leased to this process at once: Workers being delivered, the rest next in
 // line. Claiming ahead stops once a claim comes back short of what it asked
 // for (the due queue is empty) until a new job is committed (Notify) or
-// PollInterval passes (retries coming due). Every receipt claimed holds its
+// PollInterval passes (retries coming due); either one arriving while a claim
+// runs brings another claim after it, since the running claim may have looked
+// before that job was committed. Every receipt claimed holds its
 // body until its delivery ends, so what is claimed is also bounded in bytes
 // (HeldBytes): with 2 KiB bodies the workers are the bound, with 1 MiB ones
 // about HeldBytes of them are delivered at once and none wait.
@@ -120,8 +122,12 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		inflight int
 		claiming bool // a claim is running
 		more     = true
-		results  = make(chan claimed, 1)
-		done     = make(chan int64, 2*workers) // a delivery ended: its body's size
+		// woken: a job was announced (or the poll interval passed) since
+		// the running claim began, so that claim may not have seen it
+		// even if it comes back short.
+		woken   bool
+		results = make(chan claimed, 1)
+		done    = make(chan int64, 2*workers) // a delivery ended: its body's size
 	)
 	defer wg.Wait()
 	timer := time.NewTimer(d.PollInterval)
@@ -167,7 +173,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 				n = min(n, firstClaim)
 			}
 			n = max(n, 1)
-			claiming = true
+			claiming, woken = true, false
 			go func() {
 				rs, trs, err := d.Store.Claim(work, d.Owner, n, d.Now(), d.Lease)
 				if err != nil && ctx.Err() == nil {
@@ -192,7 +198,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		case res := <-results:
 			claiming = false
 			pending = append(pending, res.rs...)
-			more = len(res.rs) == res.asked
+			more = len(res.rs) == res.asked || woken
 			if len(res.rs) > 0 {
 				var bytes int64
 				for _, r := range res.rs {
@@ -205,9 +211,9 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			inflight--
 			held -= size
 		case <-d.wake:
-			more = true
+			more, woken = true, true
 		case <-timer.C:
-			more = true
+			more, woken = true, true
 		}
 	}
 }
