@@ -38,16 +38,34 @@ type nopPublisher struct{}
 
 func (nopPublisher) Publish(hookgate.Transition) {}
 
+// openDB opens a SQLite store of the test's own, closed when it ends.
+func openDB(t *testing.T) *store.DB {
+	t.Helper()
+	db, err := store.Open(context.Background(), "sqlite://"+filepath.Join(t.TempDir(), "d.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// testDispatcher is a dispatcher over s with one handler, send, and the
+// given workers and poll interval.
+func testDispatcher(s hookgate.Store, workers int, poll time.Duration, send hookgate.SenderFunc) *Dispatcher {
+	return &Dispatcher{
+		Store: s, Events: nopPublisher{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Now: time.Now, Owner: "w", Workers: workers, Lease: time.Minute, PollInterval: poll,
+		Planner: oneTarget{Target{Name: "h", Timeout: time.Second, Retry: (&hookgate.RetryPolicy{}).WithDefaults(),
+			Sender: send}},
+	}
+}
+
 // TestClaimsAreBatchedUnderLoad: with a backlog and slow handlers, the
 // dispatcher must not spend a claim transaction per receipt (refilling one
 // slot at a time); it claims once half its slots are free.
 func TestClaimsAreBatchedUnderLoad(t *testing.T) {
 	ctx := context.Background()
-	db, err := store.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "d.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openDB(t)
 	const n, workers = 80, 8
 	now := time.Now()
 	for i := range n {
@@ -58,16 +76,11 @@ func TestClaimsAreBatchedUnderLoad(t *testing.T) {
 	}
 	var delivered atomic.Int64
 	cs := &countingStore{Store: db}
-	d := &Dispatcher{
-		Store: cs, Events: nopPublisher{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Now: time.Now, Owner: "w", Workers: workers, Lease: time.Minute, PollInterval: 20 * time.Millisecond,
-		Planner: oneTarget{Target{Name: "slow", Timeout: time.Second, Retry: (&hookgate.RetryPolicy{}).WithDefaults(),
-			Sender: hookgate.SenderFunc(func(context.Context, *hookgate.Receipt) (int, bool, error) {
-				time.Sleep(2 * time.Millisecond)
-				delivered.Add(1)
-				return 200, false, nil
-			})}},
-	}
+	d := testDispatcher(cs, workers, 20*time.Millisecond, func(context.Context, *hookgate.Receipt) (int, bool, error) {
+		time.Sleep(2 * time.Millisecond)
+		delivered.Add(1)
+		return 200, false, nil
+	})
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error)
 	go func() { done <- d.Run(runCtx) }()
@@ -108,11 +121,7 @@ func (b *blockingCompletes) Complete(ctx context.Context, owner string, c hookga
 // receipt is still delivered; both outcomes are recorded once released.
 func TestSlotFreeBeforeCompletionCommits(t *testing.T) {
 	ctx := context.Background()
-	db, err := store.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "d.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openDB(t)
 	now := time.Now()
 	var ids []string
 	for i := range 2 {
@@ -125,15 +134,10 @@ func TestSlotFreeBeforeCompletionCommits(t *testing.T) {
 	}
 	var delivered atomic.Int64
 	bs := &blockingCompletes{Store: db, release: make(chan struct{})}
-	d := &Dispatcher{
-		Store: bs, Events: nopPublisher{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Now: time.Now, Owner: "w", Workers: 1, Lease: time.Minute, PollInterval: 10 * time.Millisecond,
-		Planner: oneTarget{Target{Name: "h", Timeout: time.Second, Retry: (&hookgate.RetryPolicy{}).WithDefaults(),
-			Sender: hookgate.SenderFunc(func(context.Context, *hookgate.Receipt) (int, bool, error) {
-				delivered.Add(1)
-				return 200, false, nil
-			})}},
-	}
+	d := testDispatcher(bs, 1, 10*time.Millisecond, func(context.Context, *hookgate.Receipt) (int, bool, error) {
+		delivered.Add(1)
+		return 200, false, nil
+	})
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error)
 	go func() { done <- d.Run(runCtx) }()
@@ -178,11 +182,7 @@ func (m *heldMeter) Claim(ctx context.Context, owner string, limit int, now time
 // many are claimed at once; everything is still delivered.
 func TestClaimsBoundedInBytes(t *testing.T) {
 	ctx := context.Background()
-	db, err := store.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "d.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openDB(t)
 	const n, workers, size = 80, 16, 128 << 10
 	body := make([]byte, size)
 	for i := range body {
@@ -196,20 +196,15 @@ func TestClaimsBoundedInBytes(t *testing.T) {
 		}
 	}
 	m := &heldMeter{Store: db}
-	d := &Dispatcher{
-		Store: m, Events: nopPublisher{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Now: time.Now, Owner: "w", Workers: workers, Lease: time.Minute, PollInterval: 20 * time.Millisecond,
-		HeldBytes: 4 * size, // four bodies' worth
-		Planner: oneTarget{Target{Name: "slow", Timeout: time.Second, Retry: (&hookgate.RetryPolicy{}).WithDefaults(),
-			Sender: hookgate.SenderFunc(func(_ context.Context, r *hookgate.Receipt) (int, bool, error) {
-				defer m.finished.Add(1)
-				time.Sleep(5 * time.Millisecond)
-				if len(r.Body) != size {
-					t.Errorf("delivered a body of %d bytes", len(r.Body))
-				}
-				return 200, false, nil
-			})}},
-	}
+	d := testDispatcher(m, workers, 20*time.Millisecond, func(_ context.Context, r *hookgate.Receipt) (int, bool, error) {
+		defer m.finished.Add(1)
+		time.Sleep(5 * time.Millisecond)
+		if len(r.Body) != size {
+			t.Errorf("delivered a body of %d bytes", len(r.Body))
+		}
+		return 200, false, nil
+	})
+	d.HeldBytes = 4 * size // four bodies' worth
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error)
 	go func() { done <- d.Run(runCtx) }()
@@ -255,22 +250,13 @@ func (g *gatedClaim) Claim(ctx context.Context, owner string, limit int, now tim
 // this was fixed such a receipt waited up to the default 1 s).
 func TestNotifyDuringClaim(t *testing.T) {
 	ctx := context.Background()
-	db, err := store.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "d.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openDB(t)
 	delivered := make(chan string, 1)
 	gs := &gatedClaim{Store: db, entered: make(chan struct{}), release: make(chan struct{})}
-	d := &Dispatcher{
-		Store: gs, Events: nopPublisher{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Now: time.Now, Owner: "w", Workers: 4, Lease: time.Minute, PollInterval: time.Hour,
-		Planner: oneTarget{Target{Name: "h", Timeout: time.Second, Retry: (&hookgate.RetryPolicy{}).WithDefaults(),
-			Sender: hookgate.SenderFunc(func(_ context.Context, r *hookgate.Receipt) (int, bool, error) {
-				delivered <- r.ID
-				return 200, false, nil
-			})}},
-	}
+	d := testDispatcher(gs, 4, time.Hour, func(_ context.Context, r *hookgate.Receipt) (int, bool, error) {
+		delivered <- r.ID
+		return 200, false, nil
+	})
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error)
 	go func() { done <- d.Run(runCtx) }()
