@@ -82,6 +82,12 @@ type Config struct {
 	// Incompressible fills bodies with random text instead of text shaped
 	// like a real payload (the store compresses bodies when that pays).
 	Incompressible bool
+	// DurableBaseline adds a third target to every run, between the baseline
+	// and the gateway: the baseline receiver that also appends each delivery
+	// to a log and answers only after a flush holding it (durable.go). It
+	// shows what durability itself costs on the machine, apart from what
+	// hookgate adds to it.
+	DurableBaseline bool
 	// Progress receives one line per run; nil discards.
 	Progress io.Writer
 	// TempDir holds the SQLite file; empty uses os.TempDir.
@@ -210,6 +216,13 @@ type Report struct {
 	BaselineSum Summary `json:"baseline"`
 	GatewaySum  Summary `json:"gateway"`
 	Ratio       Spread  `json:"throughput_ratio"` // gateway/baseline, per run pair
+	// The durable baseline's runs and figures (Config.DurableBaseline):
+	// DurableRatio is durable baseline/baseline and GatewayDurableRatio
+	// gateway/durable baseline, per run.
+	Durable             []Run    `json:"durable_baseline_runs,omitempty"`
+	DurableSum          *Summary `json:"durable_baseline,omitempty"`
+	DurableRatio        *Spread  `json:"durable_baseline_ratio,omitempty"`
+	GatewayDurableRatio *Spread  `json:"gateway_durable_ratio,omitempty"`
 	// ConcurrentDispatch says the dispatcher delivered during the ingest runs.
 	ConcurrentDispatch bool `json:"concurrent_dispatch"`
 	// DrainRate is the dispatcher's rate alone, draining the queue an ingest
@@ -242,6 +255,16 @@ func Bench(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	defer base.Close()
+	var durable *server
+	if cfg.DurableBaseline {
+		srv, log, err := startDurableBaseline(benchSecret, cfg.TempDir)
+		if err != nil {
+			return nil, err
+		}
+		defer log.close()
+		defer srv.Close()
+		durable = srv
+	}
 
 	secret, target := cfg.Secret, cfg.URL
 	var gw *benchGateway
@@ -269,6 +292,11 @@ func Bench(ctx context.Context, cfg Config) (*Report, error) {
 		b := drive(ctx, base.url, benchSecret, gen, cfg.Concurrency, cfg.Duration, nil, nil)
 		rep.Baseline = append(rep.Baseline, b)
 		fmt.Fprintf(cfg.Progress, "run %d/%d baseline: %s\n", i+1, cfg.Runs, b)
+		if durable != nil {
+			d := drive(ctx, durable.url, benchSecret, gen, cfg.Concurrency, cfg.Duration, nil, nil)
+			rep.Durable = append(rep.Durable, d)
+			fmt.Fprintf(cfg.Progress, "run %d/%d durable:  %s\n", i+1, cfg.Runs, d)
+		}
 		before := int64(0)
 		if gw != nil {
 			before = gw.delivered.Load()
@@ -310,13 +338,13 @@ func Bench(ctx context.Context, cfg Config) (*Report, error) {
 		rep.DrainRate = &sp
 	}
 	rep.BaselineSum, rep.GatewaySum = summarize(rep.Baseline), summarize(rep.Gateway)
-	ratios := make([]float64, len(rep.Gateway))
-	for i := range rep.Gateway {
-		if rep.Baseline[i].Throughput > 0 {
-			ratios[i] = rep.Gateway[i].Throughput / rep.Baseline[i].Throughput
-		}
+	rep.Ratio = ratio(rep.Gateway, rep.Baseline)
+	if durable != nil {
+		sum := summarize(rep.Durable)
+		rep.DurableSum = &sum
+		r, g := ratio(rep.Durable, rep.Baseline), ratio(rep.Gateway, rep.Durable)
+		rep.DurableRatio, rep.GatewayDurableRatio = &r, &g
 	}
-	rep.Ratio = spread(ratios)
 
 	if gw != nil && cfg.DispatchDuration > 0 {
 		gw.startDispatch()
@@ -395,6 +423,17 @@ func summarize(runs []Run) Summary {
 		s.Errors += r.Errors
 	}
 	return s
+}
+
+// ratio is the spread of a's throughput over b's, run by run.
+func ratio(a, b []Run) Spread {
+	v := make([]float64, len(a))
+	for i := range a {
+		if b[i].Throughput > 0 {
+			v[i] = a[i].Throughput / b[i].Throughput
+		}
+	}
+	return spread(v)
 }
 
 func spread(v []float64) Spread {
@@ -610,8 +649,15 @@ var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // startBaseline is the bare receiver: read, check HMAC-SHA256, 204.
 func startBaseline(secret string) (*server, error) {
+	return serve(receiver(secret, nil), "/webhooks/github/bench")
+}
+
+// receiver reads a delivery, checks its HMAC-SHA256 signature and answers
+// 204, after keep (when set) returned nil for it; an error of keep answers
+// 503, as the gateway does when its store fails.
+func receiver(secret string, keep func(id string, body []byte) error) http.Handler {
 	key := []byte(secret)
-	return serve(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		buf := bufPool.Get().(*bytes.Buffer)
 		defer bufPool.Put(buf)
 		buf.Reset()
@@ -626,8 +672,14 @@ func startBaseline(secret string) (*server, error) {
 			w.WriteHeader(http.StatusUnauthorized)
 			return
 		}
+		if keep != nil {
+			if err := keep(r.Header.Get("X-GitHub-Delivery"), buf.Bytes()); err != nil {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				return
+			}
+		}
 		w.WriteHeader(http.StatusNoContent)
-	}), "/webhooks/github/bench")
+	})
 }
 
 // --- gateway under test ---

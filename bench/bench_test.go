@@ -60,6 +60,31 @@ func TestBench(t *testing.T) {
 	t.Logf("gateway/baseline %.2f, peak RSS %d MiB", rep.Ratio.Median, rep.PeakRSSBytes>>20)
 }
 
+// TestBenchDurableBaseline checks that --durable-baseline measures its third
+// target in every run and reports its ratios to the other two.
+func TestBenchDurableBaseline(t *testing.T) {
+	dir := t.TempDir()
+	rep, err := Bench(context.Background(), Config{Concurrency: 8, BodySize: 512, Duration: 200 * time.Millisecond,
+		Runs: 2, DispatchDuration: -1, DurableBaseline: true, TempDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Durable) != 2 || rep.DurableSum == nil || rep.DurableRatio == nil || rep.GatewayDurableRatio == nil {
+		t.Fatalf("durable baseline not reported: %d runs, %+v", len(rep.Durable), rep.DurableSum)
+	}
+	for i, r := range rep.Durable {
+		if r.Requests == 0 || r.Errors != 0 {
+			t.Errorf("durable run %d: %d requests, %d errors", i+1, r.Requests, r.Errors)
+		}
+	}
+	if want := rep.Durable[0].Throughput / rep.Baseline[0].Throughput; rep.DurableRatio.Min > want || rep.DurableRatio.Max < want {
+		t.Errorf("durable/baseline %+v does not hold the first run's %.3f", *rep.DurableRatio, want)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, "hookgate-bench-durable-*")); len(left) != 0 {
+		t.Errorf("the durable baseline's log was left behind: %v", left)
+	}
+}
+
 // TestBenchDispatchRate checks that a dispatch rate, when given, paces the
 // dispatch phase instead of the measured throughput.
 func TestBenchDispatchRate(t *testing.T) {

@@ -26,6 +26,9 @@ func benchCmd() *cobra.Command {
 		Long: `Start a gateway in-process on loopback (a temp SQLite file, or a fresh schema with
 --backend postgres) and a bare baseline receiver (net/http, HMAC-SHA256 check, 204),
 and drive both with distinct signed GitHub-style deliveries, alternating runs.
+--durable-baseline adds a third target between them: the bare receiver that also
+appends each delivery to a log and answers only after a flush holding it (group
+commit, no database), to show what durability alone costs on this machine.
 Reports per target throughput, p50/p99/max latency and errors, the ratio
 gateway/baseline (median and min–max over the runs), the dispatch phase (ingest paced
 at half the gateway's throughput, or at --dispatch-rate, over up to four times
@@ -93,6 +96,7 @@ secret is --secret); dispatch is not measured then.`,
 	f.Float64Var(&cfg.DispatchRate, "dispatch-rate", 0, "pace of the dispatch phase in deliveries/s (default: half the gateway's measured throughput)")
 	f.IntVar(&cfg.DispatchWorkers, "dispatch-workers", 0, "dispatch.workers of the in-process gateway (default: the configuration's default, 128)")
 	f.BoolVar(&cfg.ConcurrentDispatch, "concurrent-dispatch", false, "keep the dispatcher delivering during the timed ingest runs")
+	f.BoolVar(&cfg.DurableBaseline, "durable-baseline", false, "also measure the baseline receiver keeping each delivery in a log flushed before its answer (group commit, no database): what durability alone costs on this machine")
 	f.BoolVar(&cfg.Incompressible, "incompressible", false, "random bodies, which storage cannot compress")
 	f.DurationVar(&cfg.DrainTimeout, "drain-timeout", 2*time.Minute, "how long to wait for the dispatch queue to empty after a gateway run")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
@@ -114,8 +118,15 @@ func printBench(w io.Writer, r *bench.Report) {
 			spreadString(s.P99ms, 2), spreadString(s.Maxms, 1), s.Errors)
 	}
 	row("baseline", r.BaselineSum)
+	if r.DurableSum != nil {
+		row("durable", *r.DurableSum)
+	}
 	row("gateway", r.GatewaySum)
 	fmt.Fprintf(w, "\ngateway/baseline throughput: %s\n", spreadString(r.Ratio, 3))
+	if r.DurableRatio != nil {
+		fmt.Fprintf(w, "durable/baseline throughput: %s (what a flush before each answer costs, without a database)\n", spreadString(*r.DurableRatio, 3))
+		fmt.Fprintf(w, "gateway/durable throughput:  %s\n", spreadString(*r.GatewayDurableRatio, 3))
+	}
 	fmt.Fprintf(w, "p99 bound 2×baseline+10ms:   %.2fms (gateway %.2fms)\n", 2*r.BaselineSum.P99ms.Median+10, r.GatewaySum.P99ms.Median)
 	if r.DrainRate != nil {
 		fmt.Fprintf(w, "dispatch alone (drain):      %s deliveries/s\n", spreadString(*r.DrainRate, 0))
