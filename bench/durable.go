@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sync"
 )
 
@@ -72,11 +71,13 @@ func (l *durableLog) append(id string, body []byte) *durableBatch {
 	l.pending = binary.BigEndian.AppendUint32(l.pending, uint32(len(body)))
 	l.pending = append(l.pending, body...)
 	b := l.batch
-	l.mu.Unlock()
+	// Kicked under mu, so that close, which closes kick under mu, never
+	// finds a send on its way.
 	select {
 	case l.kick <- struct{}{}:
 	default: // the flusher is already due to look
 	}
+	l.mu.Unlock()
 	return b
 }
 
@@ -119,12 +120,8 @@ func (l *durableLog) close() {
 		return
 	}
 	l.closed = true
+	close(l.kick) // the flusher still takes a kick that is pending
 	l.mu.Unlock()
-	select {
-	case l.kick <- struct{}{}: // flush what is still pending
-	default:
-	}
-	close(l.kick)
 	<-l.done
 	_ = l.f.Close()
 	_ = os.Remove(l.f.Name())
@@ -136,7 +133,7 @@ func startDurableBaseline(secret, dir string) (*server, *durableLog, error) {
 	if dir == "" {
 		dir = os.TempDir()
 	}
-	log, err := openDurableLog(filepath.Clean(dir), durableLogWrap)
+	log, err := openDurableLog(dir, durableLogWrap)
 	if err != nil {
 		return nil, nil, err
 	}
