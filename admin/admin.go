@@ -5,7 +5,6 @@ package admin
 
 import (
 	"context"
-	"crypto/subtle"
 	_ "embed"
 	"encoding/base64"
 	"encoding/json"
@@ -54,6 +53,9 @@ type API struct {
 	GW     Gateway
 	Token  string // empty: no token required (loopback-only listeners)
 	Logger *slog.Logger
+	// AllowedHosts are the host names, besides localhost and the listener's
+	// own addresses, that requests may name in Host (admin.allowed_hosts).
+	AllowedHosts []string
 }
 
 //go:embed openapi.json
@@ -82,23 +84,7 @@ func (a *API) Routes() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		Error(w, hookgate.Errorf(hookgate.ENotFound, "no admin route %s %s", r.Method, r.URL.Path))
 	})
-	return a.authenticate(mux)
-}
-
-// authenticate requires "Authorization: Bearer <token>" on everything but
-// the health probes.
-func (a *API) authenticate(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if a.Token != "" && r.URL.Path != "/healthz" && r.URL.Path != "/readyz" {
-			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-			if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(a.Token)) != 1 {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="hookgate-admin"`)
-				Error(w, hookgate.Errorf(hookgate.EAdminAuth, "a valid admin bearer token is required"))
-				return
-			}
-		}
-		next.ServeHTTP(w, r)
-	})
+	return a.guard(a.authenticate(mux))
 }
 
 // Error writes err as the JSON error body of SPEC §2 with its status.

@@ -51,7 +51,9 @@ func (c *adminClient) do(method, path string, in, out any) error {
 	if err != nil {
 		return err
 	}
-	if in != nil {
+	if method != http.MethodGet {
+		// The admin API refuses writes without it, bodiless ones (replay,
+		// admit, delete) included: that is what keeps browsers out (SPEC §6).
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if c.token != "" {

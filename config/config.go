@@ -44,6 +44,10 @@ type TLS struct {
 type Admin struct {
 	Listen string `yaml:"listen"`
 	Token  string `yaml:"token,omitempty"`
+	// AllowedHosts are extra host names the admin API answers to (the Host
+	// header), e.g. the name a reverse proxy or Prometheus uses. localhost,
+	// loopback addresses and the listener's own address are always allowed.
+	AllowedHosts []string `yaml:"allowed_hosts,omitempty"`
 }
 
 // Storage selects the database.

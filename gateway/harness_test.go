@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/hookgate/hookgate"
-	"github.com/hookgate/hookgate/admin"
 	"github.com/hookgate/hookgate/config"
 	"github.com/hookgate/hookgate/store/storetest"
 )
@@ -82,8 +81,7 @@ func newTestGatewayOn(t testing.TB, yaml, storageURL string) *testGateway {
 	}
 	tg := &testGateway{Gateway: gw, t: t, clock: clk}
 	tg.ingest = httptest.NewServer(gw.Ingress())
-	api := &admin.API{GW: gw, Token: cfg.Admin.Token, Logger: logger}
-	tg.admin = httptest.NewServer(api.Routes())
+	tg.admin = httptest.NewServer(gw.AdminHandler())
 	t.Cleanup(func() {
 		tg.ingest.Close()
 		tg.admin.Close()
@@ -128,6 +126,9 @@ func (tg *testGateway) api(method, path string, in any, out any) int {
 		body = bytes.NewReader(b)
 	}
 	req, _ := http.NewRequest(method, tg.admin.URL+path, body)
+	if method != http.MethodGet {
+		req.Header.Set("Content-Type", "application/json") // as the CLI sends it
+	}
 	status, b := do(tg.t, req)
 	if out != nil && len(b) > 0 {
 		if err := json.Unmarshal(b, out); err != nil {

@@ -27,7 +27,6 @@ import (
 	"time"
 
 	"github.com/hookgate/hookgate"
-	"github.com/hookgate/hookgate/admin"
 	"github.com/hookgate/hookgate/cli"
 	"github.com/hookgate/hookgate/config"
 	"github.com/hookgate/hookgate/gateway"
@@ -66,7 +65,7 @@ func newProviderGateway(t *testing.T, yaml string) *providerGateway {
 	}
 	pg.Gateway = gw
 	pg.ingest = httptest.NewServer(gw.Ingress())
-	pg.admin = httptest.NewServer((&admin.API{GW: gw, Logger: logger}).Routes())
+	pg.admin = httptest.NewServer(gw.AdminHandler())
 	t.Cleanup(func() {
 		pg.ingest.Close()
 		pg.admin.Close()
@@ -93,6 +92,9 @@ func (pg *providerGateway) call(method, path string, in any) (int, []byte) {
 		body = strings.NewReader(string(b))
 	}
 	req, _ := http.NewRequest(method, pg.admin.URL+path, body)
+	if method != http.MethodGet {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		pg.t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/hookgate/hookgate/admin"
@@ -71,8 +72,7 @@ func (g *Gateway) Serve(ctx context.Context, ls *Listeners) error {
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
 	}
-	api := &admin.API{GW: g, Token: g.cfg.Admin.Token, Logger: g.logger}
-	adm := &http.Server{Handler: api.Routes(), ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout}
+	adm := &http.Server{Handler: g.AdminHandler(), ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout}
 
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -113,6 +113,18 @@ func (g *Gateway) Serve(ctx context.Context, ls *Listeners) error {
 	}
 	g.logger.Info("hookgate stopped")
 	return nil
+}
+
+// AdminHandler returns the admin API of SPEC §6 as configured: the token
+// (admin.token), and the host names it answers to
+// (admin.allowed_hosts, plus admin.listen's host when that is a name).
+func (g *Gateway) AdminHandler() http.Handler {
+	hosts := slices.Clone(g.cfg.Admin.AllowedHosts)
+	if host, _, err := net.SplitHostPort(g.cfg.Admin.Listen); err == nil && host != "" && net.ParseIP(host) == nil {
+		hosts = append(hosts, host)
+	}
+	api := &admin.API{GW: g, Token: g.cfg.Admin.Token, Logger: g.logger, AllowedHosts: hosts}
+	return api.Routes()
 }
 
 // redactStorageURL hides a password in a storage URL for logs.
