@@ -69,16 +69,27 @@ with retries, dead-lettering and replay.`,
 	return root
 }
 
+// adminTokenEnv is the admin bearer token of serve and of the admin commands.
+const adminTokenEnv = "HOOKGATE_ADMIN_TOKEN"
+
 func loadConfig(path string) (*config.Config, error) {
-	if path == "" {
-		return config.Default(), nil
+	cfg := config.Default()
+	if path != "" {
+		var missing []string
+		var err error
+		if cfg, missing, err = config.Load(path); err != nil {
+			return nil, err
+		}
+		if len(missing) > 0 {
+			slog.Warn("config refers to unset environment variables", "names", missing)
+		}
 	}
-	cfg, missing, err := config.Load(path)
-	if err != nil {
-		return nil, err
-	}
-	if len(missing) > 0 {
-		slog.Warn("config refers to unset environment variables", "names", missing)
+	// The environment wins over the file, as a flag would: the CLI's admin
+	// commands read the same variable, so one export serves both ends.
+	// (Read here, not in package config, so an embedding program's config
+	// does not change with the environment of whoever runs it.)
+	if tok := os.Getenv(adminTokenEnv); tok != "" {
+		cfg.Admin.Token = tok
 	}
 	return cfg, nil
 }
@@ -109,7 +120,10 @@ connections until some are registered (hookgate connections add).
 
 The Go heap gets a soft limit of 128 MiB unless GOMEMLIMIT is set: request bodies
 (up to max_payload_bytes each, one per connection in flight) are short-lived, and
-without a limit the garbage collector lets them pile up to twice the live heap.`,
+without a limit the garbage collector lets them pile up to twice the live heap.
+
+HOOKGATE_ADMIN_TOKEN, when set, is the admin bearer token (it wins over
+admin.token).`,
 		Example: "  hookgate serve\n  HOOKGATE_ADMIN_TOKEN=s3cret hookgate serve --config hookgate.yaml\n  GOMEMLIMIT=512MiB hookgate serve --config hookgate.yaml",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -32,7 +32,7 @@ func adminFlags(cmd *cobra.Command) *adminClient {
 		base = "http://127.0.0.1:8081"
 	}
 	cmd.PersistentFlags().StringVar(&c.base, "admin-url", base, "admin API base URL (env HOOKGATE_ADMIN_URL)")
-	cmd.PersistentFlags().StringVar(&c.token, "token", os.Getenv("HOOKGATE_ADMIN_TOKEN"), "admin bearer token (env HOOKGATE_ADMIN_TOKEN)")
+	cmd.PersistentFlags().StringVar(&c.token, "token", os.Getenv(adminTokenEnv), "admin bearer token (env HOOKGATE_ADMIN_TOKEN)")
 	return c
 }
 

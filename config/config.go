@@ -43,7 +43,9 @@ type TLS struct {
 // Admin is the admin listener.
 type Admin struct {
 	Listen string `yaml:"listen"`
-	Token  string `yaml:"token,omitempty"`
+	// Token is the admin bearer token (`hookgate serve` takes
+	// HOOKGATE_ADMIN_TOKEN over it).
+	Token string `yaml:"token,omitempty"`
 	// AllowedHosts are extra host names the admin API answers to (the Host
 	// header), e.g. the name a reverse proxy or Prometheus uses. localhost,
 	// loopback addresses and the listener's own address are always allowed.
