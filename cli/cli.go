@@ -123,7 +123,9 @@ The Go heap gets a soft limit of 128 MiB unless GOMEMLIMIT is set: request bodie
 without a limit the garbage collector lets them pile up to twice the live heap.
 
 HOOKGATE_ADMIN_TOKEN, when set, is the admin bearer token (it wins over
-admin.token).`,
+admin.token). SIGHUP reloads tls.cert_file and tls.key_file: new connections get
+the new certificate, open ones keep theirs, and a pair that does not load is
+logged and ignored.`,
 		Example: "  hookgate serve\n  HOOKGATE_ADMIN_TOKEN=s3cret hookgate serve --config hookgate.yaml\n  GOMEMLIMIT=512MiB hookgate serve --config hookgate.yaml",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -142,6 +144,19 @@ admin.token).`,
 				return err
 			}
 			defer gw.Close()
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
+			go func() {
+				for {
+					select {
+					case <-ctx.Done():
+						return
+					case <-hup:
+						_ = gw.ReloadTLS() // a pair that does not load is logged; the old one stays
+					}
+				}
+			}()
 			ls, err := gw.Listen()
 			if err != nil {
 				return err

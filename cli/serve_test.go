@@ -3,12 +3,21 @@ package cli
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -104,5 +113,72 @@ func TestServeAdminTokenFromEnv(t *testing.T) {
 	var out, errOut bytes.Buffer
 	if code := Run(context.Background(), []string{"connections", "list", "--admin-url", "http://" + adminAddr}, &out, &errOut); code != 0 {
 		t.Fatalf("connections list with HOOKGATE_ADMIN_TOKEN exited %d: %s", code, errOut.String())
+	}
+}
+
+// writeCert writes a self-signed certificate for 127.0.0.1 named cn.
+func writeCert(t *testing.T, cn, certFile, keyFile string) *x509.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, BasicConstraintsValid: true, IsCA: true,
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	return cert
+}
+
+// TestServeReloadsTLSOnSIGHUP sends this process SIGHUP while serve runs
+// with TLS: new handshakes get the certificate now on disk.
+func TestServeReloadsTLSOnSIGHUP(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	pool := x509.NewCertPool()
+	pool.AddCert(writeCert(t, "before-hup", certFile, keyFile))
+	listen, adminAddr := freeAddr(t), freeAddr(t)
+	startServe(t, fmt.Sprintf("listen: %q\nadmin: {listen: %q}\ntls: {cert_file: %q, key_file: %q}\n", listen, adminAddr, certFile, keyFile), adminAddr)
+
+	served := func() string {
+		t.Helper()
+		conn, err := tls.Dial("tcp", listen, &tls.Config{RootCAs: pool})
+		if err != nil {
+			t.Fatalf("TLS handshake: %v", err)
+		}
+		defer conn.Close()
+		return conn.ConnectionState().PeerCertificates[0].Subject.CommonName
+	}
+	if cn := served(); cn != "before-hup" {
+		t.Fatalf("serving %q", cn)
+	}
+	pool.AddCert(writeCert(t, "after-hup", certFile, keyFile))
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	// The signal is handled asynchronously: wait for it, bounded.
+	deadline := time.Now().Add(10 * time.Second)
+	for served() != "after-hup" {
+		if time.Now().After(deadline) {
+			t.Fatal("10 s after SIGHUP new handshakes still get the old certificate")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -64,6 +64,7 @@ type Gateway struct {
 	noDispatch bool
 	ingress    *ingress.Server
 	metrics    *metrics.Metrics
+	cert       *certificate // nil without tls
 
 	mu    sync.Mutex // serialises connection changes and rebuilds
 	funcs map[string]hookgate.Sender
@@ -116,6 +117,10 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 	g.metrics = metrics.New(queue, g.now)
 	proxies, publicBase, err := network(cfg)
 	if err != nil {
+		g.Close()
+		return nil, fmt.Errorf("invalid configuration: %w", err)
+	}
+	if g.cert, err = loadCertificate(cfg.TLS); err != nil {
 		g.Close()
 		return nil, fmt.Errorf("invalid configuration: %w", err)
 	}
@@ -191,6 +196,9 @@ func Check(cfg *config.Config) error {
 	g := &Gateway{cfg: cfg, logger: slog.New(slog.DiscardHandler), now: time.Now, httpClient: http.DefaultClient}
 	_, errs := g.compile(cfg, nil)
 	if _, _, err := network(cfg); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := loadCertificate(cfg.TLS); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -71,6 +72,13 @@ func (g *Gateway) Serve(ctx context.Context, ls *Listeners) error {
 		WriteTimeout:      writeTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
+		// Failed TLS handshakes (scanners, clients that dislike the
+		// certificate) are logged by net/http once per connection: from
+		// anyone on the internet, so at debug level only.
+		ErrorLog: slog.NewLogLogger(g.logger.Handler(), slog.LevelDebug),
+	}
+	if g.cert != nil {
+		pub.TLSConfig = g.cert.serverTLS()
 	}
 	adm := &http.Server{Handler: g.AdminHandler(), ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout}
 
@@ -79,8 +87,8 @@ func (g *Gateway) Serve(ctx context.Context, ls *Listeners) error {
 	errc := make(chan error, 3)
 	go func() {
 		var err error
-		if t := g.cfg.TLS; t != nil {
-			err = pub.ServeTLS(ls.Public, t.CertFile, t.KeyFile)
+		if g.cert != nil {
+			err = pub.ServeTLS(ls.Public, "", "") // the certificate comes from TLSConfig.GetCertificate
 		} else {
 			err = pub.Serve(ls.Public)
 		}
@@ -116,7 +124,7 @@ func (g *Gateway) Serve(ctx context.Context, ls *Listeners) error {
 }
 
 // AdminHandler returns the admin API of SPEC §6 as configured: the token
-// (admin.token), and the host names it answers to
+// (admin.token or HOOKGATE_ADMIN_TOKEN), and the host names it answers to
 // (admin.allowed_hosts, plus admin.listen's host when that is a name).
 func (g *Gateway) AdminHandler() http.Handler {
 	hosts := slices.Clone(g.cfg.Admin.AllowedHosts)
