@@ -139,14 +139,17 @@ logged and ignored.`,
 			logger := newLogger(cfg, cmd.ErrOrStderr())
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			// Caught from here on, so that a SIGHUP during start-up does not
+			// end the process (its default action); it is handled once the
+			// gateway exists.
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
 			gw, err := gateway.New(ctx, cfg, gateway.Options{Logger: logger})
 			if err != nil {
 				return err
 			}
 			defer gw.Close()
-			hup := make(chan os.Signal, 1)
-			signal.Notify(hup, syscall.SIGHUP)
-			defer signal.Stop(hup)
 			go func() {
 				for {
 					select {
