@@ -16,8 +16,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
+
+	"golang.org/x/time/rate"
 
 	"github.com/hookgate/hookgate"
 	"github.com/hookgate/hookgate/events"
@@ -56,6 +59,9 @@ type API struct {
 	// AllowedHosts are the host names, besides localhost and the listener's
 	// own addresses, that requests may name in Host (admin.allowed_hosts).
 	AllowedHosts []string
+
+	refused    atomic.Int64   // requests the guard turned away
+	refusedLog rate.Sometimes // bounds the log lines about them
 }
 
 //go:embed openapi.json
@@ -63,6 +69,7 @@ var openAPI []byte
 
 // Routes returns the admin handler.
 func (a *API) Routes() http.Handler {
+	a.refusedLog.First, a.refusedLog.Interval = refusalLogFirst, refusalLogInterval
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", a.healthz)
 	mux.HandleFunc("GET /readyz", a.readyz)

@@ -7,8 +7,15 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/hookgate/hookgate"
+)
+
+// The guard logs the first few refusals, then one a minute.
+const (
+	refusalLogFirst    = 3
+	refusalLogInterval = time.Minute
 )
 
 // guard refuses what a web page in an operator's browser could send to the
@@ -30,26 +37,39 @@ func (a *API) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		host, ok := a.allowedHost(r)
 		if !ok {
-			Error(w, hookgate.Errorf(hookgate.EForbidden, "host %q is not this admin listener's (see admin.allowed_hosts)", clip(r.Host)))
+			a.refuse(w, r, hookgate.Errorf(hookgate.EForbidden, "host %q is not this admin listener's (see admin.allowed_hosts)", clip(r.Host)))
 			return
 		}
 		if origin := r.Header.Get("Origin"); origin != "" && !sameOrigin(origin, r.Host, host) {
-			Error(w, hookgate.Errorf(hookgate.EForbidden, "cross-origin requests are refused (Origin %q)", clip(origin)))
+			a.refuse(w, r, hookgate.Errorf(hookgate.EForbidden, "cross-origin requests are refused (Origin %q)", clip(origin)))
 			return
 		}
 		if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
-			Error(w, hookgate.Errorf(hookgate.EInvalid, "query string does not parse: %v", err))
+			a.refuse(w, r, hookgate.Errorf(hookgate.EInvalid, "query string does not parse: %s", clip(err.Error())))
 			return
 		}
 		if isWrite(r.Method) {
 			mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 			if err != nil || mt != "application/json" {
-				Error(w, hookgate.Errorf(hookgate.EUnsupportedType, "admin writes need Content-Type: application/json"))
+				a.refuse(w, r, hookgate.Errorf(hookgate.EUnsupportedType, "admin writes need Content-Type: application/json"))
 				return
 			}
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// refuse answers a request the guard turned away, and logs it: a rebinding
+// or cross-site attempt is worth an operator's attention. A page can send
+// such requests in a loop, so the line is rate-limited and carries the
+// running count instead of one line each.
+func (a *API) refuse(w http.ResponseWriter, r *http.Request, err *hookgate.Error) {
+	n := a.refused.Add(1)
+	a.refusedLog.Do(func() {
+		a.Logger.Warn("admin API refused a request", "reason", err.Message, "method", r.Method,
+			"path", clip(r.URL.Path), "remote", r.RemoteAddr, "refused_since_start", n)
+	})
+	Error(w, err)
 }
 
 // authenticate requires "Authorization: Bearer <token>" on everything but

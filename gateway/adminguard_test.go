@@ -4,13 +4,16 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hookgate/hookgate"
+	"github.com/hookgate/hookgate/config"
 )
 
 // adminRequest sends a raw request to the admin API: Host, Origin,
@@ -176,5 +179,42 @@ connections:
 		if st != 400 || out["error"] != hookgate.EInvalid {
 			t.Errorf("?%s answered %d %v, want 400 %s", q, st, out, hookgate.EInvalid)
 		}
+	}
+}
+
+// TestAdminRefusalsLogBounded: each refusal is worth knowing about, but a
+// page can send them in a loop; the log gets a few lines with the running
+// count, not one per request.
+func TestAdminRefusalsLogBounded(t *testing.T) {
+	t.Parallel()
+	cfg, _, err := config.Parse(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Storage.URL = sqliteURL(t)
+	logs := &syncBuffer{}
+	gw, err := New(context.Background(), cfg, Options{Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gw.Close()
+	srv := httptest.NewServer(gw.AdminHandler())
+	defer srv.Close()
+	const n = 200
+	for i := 0; i < n; i++ {
+		req, _ := http.NewRequest("GET", srv.URL+"/api/v1/receipts", nil)
+		req.Host = "attacker.example"
+		if st, _ := do(t, req); st != 403 {
+			t.Fatalf("request %d answered %d", i, st)
+		}
+	}
+	// The first three, then one a minute: 200 requests take far less than
+	// the two minutes that would allow a fifth line.
+	lines := strings.Count(logs.String(), "admin API refused a request")
+	if lines < 1 || lines > 4 {
+		t.Fatalf("%d refusals wrote %d log lines:\n%s", n, lines, logs)
+	}
+	if !strings.Contains(logs.String(), "attacker.example") {
+		t.Fatalf("the log does not say what was refused:\n%s", logs)
 	}
 }
