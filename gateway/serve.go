@@ -35,7 +35,7 @@ type Listeners struct {
 // non-loopback admin listener without a token.
 func (g *Gateway) Listen() (*Listeners, error) {
 	if g.cfg.Admin.Token == "" && !loopbackOnly(g.cfg.Admin.Listen) {
-		return nil, fmt.Errorf("admin.listen %q is not loopback-only: set admin.token", g.cfg.Admin.Listen)
+		return nil, fmt.Errorf("admin.listen %q is not loopback-only: set admin.token or HOOKGATE_ADMIN_TOKEN", g.cfg.Admin.Listen)
 	}
 	pub, err := net.Listen("tcp", g.cfg.Listen)
 	if err != nil {
