@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/hookgate/hookgate/admin"
@@ -72,10 +74,7 @@ func (g *Gateway) Serve(ctx context.Context, ls *Listeners) error {
 		WriteTimeout:      writeTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
-		// Failed TLS handshakes (scanners, clients that dislike the
-		// certificate) are logged by net/http once per connection: from
-		// anyone on the internet, so at debug level only.
-		ErrorLog: slog.NewLogLogger(g.logger.Handler(), slog.LevelDebug),
+		ErrorLog:          log.New(serverLog{g.logger}, "", 0),
 	}
 	if g.cert != nil {
 		pub.TLSConfig = g.cert.serverTLS()
@@ -133,6 +132,23 @@ func (g *Gateway) AdminHandler() http.Handler {
 	}
 	api := &admin.API{GW: g, Token: g.cfg.Admin.Token, Logger: g.logger, AllowedHosts: hosts}
 	return api.Routes()
+}
+
+// serverLog carries net/http's own log lines for the public listener to the
+// logger. Two kinds can be caused by anyone on the internet, once per
+// connection or request: a failed TLS handshake (scanners, clients that
+// dislike the certificate) and a query with ";". They go to debug level, so
+// they cannot flood the log; anything else (a handler panic) is an error.
+type serverLog struct{ logger *slog.Logger }
+
+func (s serverLog) Write(p []byte) (int, error) {
+	msg := strings.TrimSpace(string(p))
+	level := slog.LevelError
+	if strings.HasPrefix(msg, "http: TLS handshake error") || strings.HasPrefix(msg, "http: URL query contains semicolon") {
+		level = slog.LevelDebug
+	}
+	s.logger.Log(context.Background(), level, "public listener", "err", msg)
+	return len(p), nil
 }
 
 // redactStorageURL hides a password in a storage URL for logs.

@@ -11,6 +11,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"io"
+	"log"
 	"log/slog"
 	"math/big"
 	"net"
@@ -205,5 +206,20 @@ func TestCheckTLSFiles(t *testing.T) {
 		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
 			t.Errorf("tls %s: Check = %v, want an error naming %q", tc.tls, err, tc.wantErr)
 		}
+	}
+}
+
+// TestServerLogLevels: net/http's lines that anyone can cause go to debug
+// level; others (a handler panic) stay errors.
+func TestServerLogLevels(t *testing.T) {
+	t.Parallel()
+	out := &syncBuffer{}
+	l := log.New(serverLog{slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelDebug}))}, "", 0)
+	l.Printf("http: TLS handshake error from 127.0.0.1:1234: EOF")
+	l.Printf("http: URL query contains semicolon, which is no longer a supported separator")
+	l.Printf("http: panic serving 127.0.0.1:1234: boom")
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 3 || !strings.Contains(lines[0], "level=DEBUG") || !strings.Contains(lines[1], "level=DEBUG") || !strings.Contains(lines[2], "level=ERROR") {
+		t.Fatalf("levels:\n%s", out)
 	}
 }
