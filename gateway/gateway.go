@@ -30,6 +30,7 @@ import (
 	"github.com/hookgate/hookgate/events"
 	"github.com/hookgate/hookgate/ingress"
 	"github.com/hookgate/hookgate/metrics"
+	"github.com/hookgate/hookgate/secrets"
 	"github.com/hookgate/hookgate/store"
 )
 
@@ -65,9 +66,11 @@ type Gateway struct {
 	ingress    *ingress.Server
 	metrics    *metrics.Metrics
 
-	mu    sync.Mutex // serialises connection changes and rebuilds
+	mu    sync.Mutex // serialises connection changes, rebuilds and key rotation
 	funcs map[string]hookgate.Sender
 	snap  atomic.Pointer[snapshot]
+	// ownKeys fingerprints secrets when the store has no key (secrets.go).
+	ownKeys *secrets.Keyring
 }
 
 // New opens storage (running migrations) and compiles the configuration.
@@ -89,6 +92,11 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 	if g.logger == nil {
 		g.logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
+	own, err := secrets.NewKey()
+	if err != nil {
+		return nil, err
+	}
+	g.ownKeys = secrets.NewKeyring(own)
 	if g.now == nil {
 		g.now = time.Now
 	}
@@ -103,7 +111,11 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 		g.httpClient = &http.Client{Transport: t}
 	}
 	if g.store == nil {
-		st, err := store.Open(ctx, cfg.Storage.URL)
+		st, err := store.OpenWith(ctx, cfg.Storage.URL, store.Options{
+			SecretKey:     cfg.Storage.SecretKey,
+			SecretKeyFile: cfg.Storage.SecretKeyFile,
+			RequireKey:    true,
+		})
 		if err != nil {
 			return nil, fmt.Errorf("open storage: %w", err)
 		}
