@@ -65,21 +65,28 @@ with retries, dead-lettering and replay.`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(serveCmd(), migrateCmd(), versionCmd(), configCmd(),
-		connectionsCmd(), receiptsCmd(), sendCmd(), verifyCmd(), tailCmd(), benchCmd())
+		connectionsCmd(), receiptsCmd(), sendCmd(), verifyCmd(), tailCmd(), benchCmd(), secretsCmd())
 	return root
 }
 
 func loadConfig(path string) (*config.Config, error) {
-	if path == "" {
-		return config.Default(), nil
+	cfg := config.Default()
+	if path != "" {
+		var (
+			missing []string
+			err     error
+		)
+		cfg, missing, err = config.Load(path)
+		if err != nil {
+			return nil, err
+		}
+		if len(missing) > 0 {
+			slog.Warn("config refers to unset environment variables", "names", missing)
+		}
 	}
-	cfg, missing, err := config.Load(path)
-	if err != nil {
-		return nil, err
-	}
-	if len(missing) > 0 {
-		slog.Warn("config refers to unset environment variables", "names", missing)
-	}
+	// The key that seals stored secrets comes from the environment only,
+	// never from the file it would sit next to (SPEC §9).
+	cfg.Storage.SecretKey = os.Getenv("HOOKGATE_SECRET_KEY")
 	return cfg, nil
 }
 
@@ -142,19 +149,25 @@ without a limit the garbage collector lets them pile up to twice the live heap.`
 func migrateCmd() *cobra.Command {
 	var cfgPath, url string
 	cmd := &cobra.Command{
-		Use:     "migrate",
-		Short:   "Create or upgrade the database schema, then exit",
+		Use:   "migrate",
+		Short: "Create or upgrade the database schema, then exit",
+		Long: `Create or upgrade the database schema, then exit. With a secret key (the key
+file of the config, next to the SQLite file by default, or HOOKGATE_SECRET_KEY) it
+also seals every connection secret an older version stored in clear.`,
 		Example: "  hookgate migrate --storage-url postgres://hookgate@db:5432/hookgate\n  hookgate migrate --config hookgate.yaml",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(cfgPath)
+			if err != nil {
+				return err
+			}
 			if url == "" {
-				cfg, err := loadConfig(cfgPath)
-				if err != nil {
-					return err
-				}
 				url = cfg.Storage.URL
 			}
-			db, err := store.Open(cmd.Context(), url)
+			db, err := store.OpenWith(cmd.Context(), url, store.Options{
+				SecretKey:     cfg.Storage.SecretKey,
+				SecretKeyFile: cfg.Storage.SecretKeyFile,
+			})
 			if err != nil {
 				return err
 			}
