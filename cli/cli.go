@@ -114,6 +114,11 @@ func serveCmd() *cobra.Command {
 API on 127.0.0.1:8081, SQLite file hookgate.db in the working directory, and no
 connections until some are registered (hookgate connections add).
 
+Connection secrets stored in the database are sealed (AES-256-GCM) under the key
+in HOOKGATE_SECRET_KEY (base64 or hex of 32 bytes) or in storage.secret_key_file;
+for SQLite that file defaults to hookgate.key beside the database, created 0600 on
+first start. PostgreSQL needs one of the two, the same on every instance.
+
 The Go heap gets a soft limit of 128 MiB unless GOMEMLIMIT is set: request bodies
 (up to max_payload_bytes each, one per connection in flight) are short-lived, and
 without a limit the garbage collector lets them pile up to twice the live heap.`,
