@@ -230,6 +230,7 @@ func configCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			cfg.Storage.SecretKey = os.Getenv("HOOKGATE_SECRET_KEY")
 			for _, m := range missing {
 				fmt.Fprintf(cmd.ErrOrStderr(), "warning: environment variable %s is not set\n", m)
 			}

@@ -111,11 +111,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 		g.httpClient = &http.Client{Transport: t}
 	}
 	if g.store == nil {
-		st, err := store.OpenWith(ctx, cfg.Storage.URL, store.Options{
-			SecretKey:     cfg.Storage.SecretKey,
-			SecretKeyFile: cfg.Storage.SecretKeyFile,
-			RequireKey:    true,
-		})
+		st, err := store.OpenWith(ctx, cfg.Storage.URL, storeOptions(cfg))
 		if err != nil {
 			return nil, fmt.Errorf("open storage: %w", err)
 		}
@@ -205,7 +201,20 @@ func Check(cfg *config.Config) error {
 	if _, _, err := network(cfg); err != nil {
 		errs = append(errs, err)
 	}
+	if err := store.CheckKey(cfg.Storage.URL, storeOptions(cfg)); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
+}
+
+// storeOptions are the storage settings of cfg: the secret key, required
+// (PostgreSQL has no default key file).
+func storeOptions(cfg *config.Config) store.Options {
+	return store.Options{
+		SecretKey:     cfg.Storage.SecretKey,
+		SecretKeyFile: cfg.Storage.SecretKeyFile,
+		RequireKey:    true,
+	}
 }
 
 // Store returns the gateway's store.

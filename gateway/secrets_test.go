@@ -171,3 +171,25 @@ func TestPostgresGatewayNeedsKey(t *testing.T) {
 		t.Fatalf("error = %v, want one naming HOOKGATE_SECRET_KEY and storage.secret_key_file", err)
 	}
 }
+
+// TestCheckNeedsPostgresKey: `hookgate config check` refuses what serve
+// refuses: PostgreSQL without a key, and key material that does not parse
+// (without quoting it).
+func TestCheckNeedsPostgresKey(t *testing.T) {
+	t.Parallel()
+	cfg, _, err := config.Parse([]byte("storage: {url: \"postgres://hookgate@db.invalid/hookgate\"}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Check(cfg); err == nil || !strings.Contains(err.Error(), "HOOKGATE_SECRET_KEY") {
+		t.Fatalf("Check(postgres without a key) = %v", err)
+	}
+	cfg.Storage.SecretKeyFile = "/etc/hookgate/hookgate.key"
+	if err := Check(cfg); err != nil {
+		t.Fatalf("Check(postgres with a key file) = %v", err)
+	}
+	cfg.Storage.SecretKey = "not-a-key-material-xyz"
+	if err := Check(cfg); err == nil || strings.Contains(err.Error(), "not-a-key-material-xyz") {
+		t.Fatalf("Check(bad HOOKGATE_SECRET_KEY) = %v, want an error that does not quote it", err)
+	}
+}

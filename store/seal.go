@@ -50,10 +50,13 @@ func DefaultKeyFile(url string) string {
 // several instances share the database, and a key that one of them made up
 // would leave the others unable to open what it sealed.
 func openKeys(url string, opts Options) (ring *secrets.Keyring, file string, err error) {
+	if err := CheckKey(url, opts); err != nil {
+		return nil, "", err
+	}
 	if opts.SecretKey != "" {
 		ring, err := secrets.ParseKeyring(opts.SecretKey)
 		if err != nil {
-			return nil, "", hookgate.Errorf(hookgate.EInvalid, "HOOKGATE_SECRET_KEY: %v", err)
+			return nil, "", err
 		}
 		return ring, "", nil
 	}
@@ -75,11 +78,25 @@ func openKeys(url string, opts Options) (ring *secrets.Keyring, file string, err
 		}
 		return secrets.NewKeyring(k), "", nil
 	}
-	if opts.RequireKey {
-		return nil, "", hookgate.Errorf(hookgate.EInvalid,
+	return nil, "", nil
+}
+
+// CheckKey reports, without touching any file, what OpenWith would refuse
+// in the key settings: key material that does not parse, or, with
+// RequireKey, PostgreSQL without a key. `hookgate config check` runs it.
+func CheckKey(url string, opts Options) error {
+	if opts.SecretKey != "" {
+		if _, err := secrets.ParseKeyring(opts.SecretKey); err != nil {
+			return hookgate.Errorf(hookgate.EInvalid, "HOOKGATE_SECRET_KEY: %v", err)
+		}
+		return nil
+	}
+	memory := url == "sqlite::memory:" || url == "sqlite://:memory:"
+	if opts.RequireKey && opts.SecretKeyFile == "" && DefaultKeyFile(url) == "" && !memory {
+		return hookgate.Errorf(hookgate.EInvalid,
 			"PostgreSQL storage needs a secret key that every instance shares, to seal the connection secrets it stores: set HOOKGATE_SECRET_KEY (32 bytes, base64 or hex) or storage.secret_key_file")
 	}
-	return nil, "", nil
+	return nil
 }
 
 // errNoKey is the answer to sealing or opening without a keyring.
