@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -19,7 +20,8 @@ import (
 // openPostgres returns a store in a schema of its own (storetest.PostgresURL).
 func openPostgres(t *testing.T) *store.DB {
 	t.Helper()
-	db, err := store.Open(context.Background(), storetest.PostgresURL(t))
+	db, err := store.OpenWith(context.Background(), storetest.PostgresURL(t),
+		store.Options{SecretKeyFile: filepath.Join(t.TempDir(), "hookgate.key")})
 	if err != nil {
 		t.Fatal(err)
 	}
