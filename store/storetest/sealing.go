@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -47,6 +48,7 @@ func RunSealing(t *testing.T, env SealingEnv) {
 	t.Run("WrongKeyRefused", func(t *testing.T) { testWrongKeyRefused(t, env) })
 	t.Run("PlaintextRowsSealedOnOpen", func(t *testing.T) { testPlaintextSealedOnOpen(t, env) })
 	t.Run("RotateKey", func(t *testing.T) { testRotateKey(t, env) })
+	t.Run("RotateKeyWhileWriting", func(t *testing.T) { testRotateWhileWriting(t, env) })
 	t.Run("RotationInterruptedBeforeReseal", func(t *testing.T) { testRotationInterrupted(t, env) })
 	t.Run("RotateKeyFromEnvRefused", func(t *testing.T) { testRotateEnvRefused(t, env) })
 }
@@ -263,6 +265,58 @@ func testRotateKey(t *testing.T, env SealingEnv) {
 	if db, err := env.Open(url, "", oldKey.String()); err == nil {
 		db.Close()
 		t.Fatal("the retired key still opens the store")
+	}
+}
+
+// testRotateWhileWriting: connections written while a rotation runs are
+// all sealed under a key the file holds afterwards: nothing written during
+// the rotation is lost when the store is reopened on the file.
+func testRotateWhileWriting(t *testing.T, env SealingEnv) {
+	ctx := context.Background()
+	url := env.URL(t)
+	kf := keyFile(t)
+	db := openSealed(t, env, url, kf, "")
+	const writers, writes = 3, 20
+	conns := make([]*hookgate.Connection, writers)
+	for i := range conns {
+		conns[i], _ = secretful("w" + strconv.Itoa(i))
+		if err := db.CreateConnection(ctx, conns[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			for n := range writes {
+				c := *conns[i]
+				c.SigningSecrets = []string{"written-" + strconv.Itoa(n)}
+				if err := db.UpdateConnection(ctx, &c); err != nil {
+					t.Error(err)
+					return
+				}
+				conns[i] = &c
+			}
+		}()
+	}
+	close(start)
+	for range 2 {
+		if _, err := db.RotateKey(ctx); err != nil {
+			t.Error(err)
+		}
+	}
+	wg.Wait()
+	db.Close()
+	db = openSealed(t, env, url, kf, "")
+	cs, err := db.Connections(ctx)
+	if err != nil {
+		t.Fatalf("after rotating while writing: %v", err)
+	}
+	if !reflect.DeepEqual(cs, conns) {
+		t.Fatalf("read back %+v, want the last writes %+v", cs, conns)
 	}
 }
 
