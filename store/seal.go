@@ -164,10 +164,29 @@ func (db *DB) unseal(typ, name, stored string) ([]byte, error) {
 // update is conditional on the row being unchanged, so a concurrent writer
 // (another instance) is never overwritten with an older config.
 func (db *DB) reseal(ctx context.Context, ring *secrets.Keyring) (int, error) {
+	n, _, err := db.resealCounting(ctx, ring)
+	return n, err
+}
+
+// resealCounting is reseal that also says how many of the rows it sealed
+// were in clear.
+func (db *DB) resealCounting(ctx context.Context, ring *secrets.Keyring) (n, inClear int, err error) {
 	cur := ring.Current().ID()
-	var n int
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		n = 0
+	if db.d.name == "sqlite" {
+		// Zero the space the old values free, so a value sealed under a
+		// retired key does not linger in the file (copies that page splits
+		// left only a VACUUM removes: Open runs one after sealing rows that
+		// were in clear). The write pool is one connection, so the setting
+		// holds for the transaction below; it is turned off after, because
+		// zeroing freed space on every receipt write would cost the hot
+		// path.
+		if _, err := db.write.ExecContext(ctx, "PRAGMA secure_delete = ON"); err != nil {
+			return 0, 0, fmt.Errorf("seal stored secrets: %w", err)
+		}
+		defer db.write.ExecContext(context.WithoutCancel(ctx), "PRAGMA secure_delete = OFF")
+	}
+	err = db.inTx(ctx, func(tx *sql.Tx) error {
+		n, inClear = 0, 0
 		rows, err := tx.QueryContext(ctx, `SELECT name, type, config FROM connections ORDER BY name`+db.d.lockRows)
 		if err != nil {
 			return err
@@ -200,14 +219,17 @@ func (db *DB) reseal(ctx context.Context, ring *secrets.Keyring) (int, error) {
 			}
 			if k, err := res.RowsAffected(); err == nil {
 				n += int(k)
+				if !secrets.IsSealed(r.config) {
+					inClear += int(k)
+				}
 			}
 		}
 		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("seal stored secrets: %w", err)
+		return 0, 0, fmt.Errorf("seal stored secrets: %w", err)
 	}
-	return n, nil
+	return n, inClear, nil
 }
 
 // RotateKey replaces the key of the key file with a new one and re-seals

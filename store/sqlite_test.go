@@ -294,3 +294,55 @@ func TestSQLiteFilesPrivate(t *testing.T) {
 	}
 	check("reopened 0644 database")
 }
+
+// TestSQLiteLegacySecretsLeaveNoTrace: once the rows an older version
+// stored in clear are sealed, the database file keeps no copy of the clear
+// text in freed space either.
+func TestSQLiteLegacySecretsLeaveNoTrace(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "hookgate.db")
+	db, err := store.Open(ctx, "sqlite://"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	// Rows as versions before sealing stored them, in clear, enough of
+	// them that sealing moves cells and frees space.
+	for i := range 60 {
+		name := fmt.Sprintf("legacy%02d", i)
+		config := fmt.Sprintf(`{"type":"github","name":%q,"signing_secret":"legacy-secret-%02d","routes":[{"handlers":["h"]}],"path":"/x/%s"}`, name, i, strings.Repeat("p", 200))
+		if _, err := raw.Exec(`INSERT INTO connections (name, type, config, created_at, updated_at) VALUES (?, 'github', ?, 0, 0)`, name, config); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := raw.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	db, err = store.Open(ctx, "sqlite://"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cs, err := db.Connections(ctx); err != nil || len(cs) != 60 {
+		t.Fatalf("connections after sealing: %d %v", len(cs), err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{path, path + "-wal"} {
+		b, err := os.ReadFile(f)
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		if n := bytes.Count(b, []byte("legacy-secret-")); n > 0 {
+			t.Errorf("%s still holds %d secrets in clear after they were sealed", filepath.Base(f), n)
+		}
+	}
+}

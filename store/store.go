@@ -117,9 +117,25 @@ func OpenWith(ctx context.Context, url string, opts Options) (*DB, error) {
 	db.keyFile = keyFile
 	if ring != nil {
 		db.keys.Store(ring)
-		if _, err := db.reseal(ctx, ring); err != nil {
+		_, inClear, err := db.resealCounting(ctx, ring)
+		if err != nil {
 			db.Close()
 			return nil, err
+		}
+		if inClear > 0 {
+			// The clear text of those rows survives the update: in SQLite
+			// in free space and in gaps that page splits left, in
+			// PostgreSQL in dead row versions. Rewrite the file (the
+			// table), once, on the first start after an upgrade from a
+			// version that stored secrets in clear.
+			vacuum := "VACUUM"
+			if db.d.name == "postgres" {
+				vacuum = "VACUUM FULL connections"
+			}
+			if _, err := db.write.ExecContext(ctx, vacuum); err != nil {
+				db.Close()
+				return nil, fmt.Errorf("vacuum after sealing secrets stored in clear: %w", err)
+			}
 		}
 	}
 	if err := db.prepare(ctx); err != nil {
