@@ -240,7 +240,7 @@ func (db *DB) resealCounting(ctx context.Context, ring *secrets.Keyring) (n, inC
 // every key a row may be sealed under; the next Open re-seals the rest.
 //
 // Only a key file can be rotated this way: a key given as HOOKGATE_SECRET_KEY
-// is rotated by the operator (docs/security.md), and RotateKey refuses it
+// is rotated by the operator (docs/configuration.md), and RotateKey refuses it
 // with EInvalid. The store serialises RotateKey with its own connection
 // writes; another process writing connections meanwhile with the old key in
 // memory would seal under a key the file no longer holds, so with several
@@ -251,7 +251,7 @@ func (db *DB) RotateKey(ctx context.Context) (secrets.Rotation, error) {
 	old := db.keys.Load()
 	if db.keyFile == "" || old == nil {
 		return secrets.Rotation{}, hookgate.Errorf(hookgate.EInvalid,
-			"the secret key does not come from a key file (it is HOOKGATE_SECRET_KEY, or there is none): rotate it by setting HOOKGATE_SECRET_KEY to \"NEW,OLD\", restarting, then to \"NEW\" (docs/security.md)")
+			"the secret key does not come from a key file (it is HOOKGATE_SECRET_KEY, or there is none): rotate it by setting HOOKGATE_SECRET_KEY to \"NEW,OLD\", restarting, then to \"NEW\" (docs/configuration.md, \"The secret key\")")
 	}
 	k, err := secrets.NewKey()
 	if err != nil {
