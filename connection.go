@@ -213,10 +213,3 @@ func SecretID(secret string) string {
 	sum := sha256.Sum256([]byte("hookgate secret id\x00" + secret))
 	return "sec_" + hex.EncodeToString(sum[:4])
 }
-
-// Fingerprint identifies a secret for humans comparing it with their copy:
-// the first 4 bytes of its SHA-256.
-func Fingerprint(secret string) string {
-	sum := sha256.Sum256([]byte(secret))
-	return "sha256:" + hex.EncodeToString(sum[:4])
-}

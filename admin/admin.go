@@ -25,6 +25,7 @@ import (
 	"github.com/hookgate/hookgate"
 	"github.com/hookgate/hookgate/events"
 	"github.com/hookgate/hookgate/metrics"
+	"github.com/hookgate/hookgate/secrets"
 	"github.com/hookgate/hookgate/verify"
 )
 
@@ -41,6 +42,10 @@ type Gateway interface {
 	Admit(ctx context.Context, id string) (hookgate.Transition, *verify.Trace, error)
 	AddSecret(ctx context.Context, typ, name, secret string) (string, error)
 	RetireSecret(ctx context.Context, typ, name, id string) error
+	// Fingerprint is the keyed fingerprint the API shows of a secret.
+	Fingerprint(secret string) string
+	// RotateKey replaces the key that seals stored secrets (SPEC §9).
+	RotateKey(ctx context.Context) (secrets.Rotation, error)
 	Handlers() []HandlerInfo
 	Metrics() *metrics.Metrics
 }
@@ -87,6 +92,7 @@ func (a *API) Routes() http.Handler {
 	mux.HandleFunc("POST /api/v1/receipts/{id}/replay", a.replayReceipt)
 	mux.HandleFunc("POST /api/v1/receipts/{id}/admit", a.admitReceipt)
 	mux.HandleFunc("GET /api/v1/handlers", a.listHandlers)
+	mux.HandleFunc("POST /api/v1/secrets/rotate-key", a.rotateKey)
 	mux.HandleFunc("GET /api/v1/events", a.streamEvents)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		Error(w, hookgate.Errorf(hookgate.ENotFound, "no admin route %s %s", r.Method, r.URL.Path))
@@ -166,19 +172,19 @@ type secretView struct {
 	Fingerprint string `json:"fingerprint"`
 }
 
-func viewConnection(c *hookgate.Connection) connectionView {
+func viewConnection(c *hookgate.Connection, fingerprint func(string) string) connectionView {
 	v := connectionView{Connection: *c, Paths: []string{c.DefaultPath()}, Secrets: []secretView{}}
 	for _, s := range c.Secrets() {
-		v.Secrets = append(v.Secrets, secretView{ID: hookgate.SecretID(s), Fingerprint: hookgate.Fingerprint(s)})
+		v.Secrets = append(v.Secrets, secretView{ID: hookgate.SecretID(s), Fingerprint: fingerprint(s)})
 	}
 	if c.BasicAuth != nil {
 		v.BasicAuth = map[string]string{"username": c.BasicAuth.Username}
 	}
 	if c.APIKey != nil {
-		v.APIKey = map[string]string{"header": c.APIKey.Header, "fingerprint": hookgate.Fingerprint(c.APIKey.Value)}
+		v.APIKey = map[string]string{"header": c.APIKey.Header, "fingerprint": fingerprint(c.APIKey.Value)}
 	}
 	if c.VerifyToken != "" {
-		v.VerifyToken = map[string]string{"fingerprint": hookgate.Fingerprint(c.VerifyToken)}
+		v.VerifyToken = map[string]string{"fingerprint": fingerprint(c.VerifyToken)}
 	}
 	if c.Path != "" {
 		v.Paths = append(v.Paths, c.Path)
@@ -201,14 +207,14 @@ func (a *API) createConnection(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.Logger.Info("connection registered", "type", c.Type, "name", c.Name)
-	writeJSON(w, http.StatusCreated, viewConnection(&c))
+	writeJSON(w, http.StatusCreated, viewConnection(&c, a.GW.Fingerprint))
 }
 
 func (a *API) listConnections(w http.ResponseWriter, r *http.Request) {
 	cs := a.GW.Connections()
 	out := make([]connectionView, 0, len(cs))
 	for _, c := range cs {
-		out = append(out, viewConnection(c))
+		out = append(out, viewConnection(c, a.GW.Fingerprint))
 	}
 	sortViews(out)
 	writeJSON(w, http.StatusOK, map[string]any{"connections": out})
@@ -220,7 +226,7 @@ func (a *API) getConnection(w http.ResponseWriter, r *http.Request) {
 		Error(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, viewConnection(c))
+	writeJSON(w, http.StatusOK, viewConnection(c, a.GW.Fingerprint))
 }
 
 // patchConnection merges the given fields into the connection: fields absent
@@ -244,7 +250,7 @@ func (a *API) patchConnection(w http.ResponseWriter, r *http.Request) {
 		Error(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, viewConnection(&next))
+	writeJSON(w, http.StatusOK, viewConnection(&next, a.GW.Fingerprint))
 }
 
 func (a *API) deleteConnection(w http.ResponseWriter, r *http.Request) {
@@ -403,7 +409,7 @@ func (a *API) addSecret(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.Logger.Info("secret added", "connection", r.PathValue("name"), "secret", id)
-	writeJSON(w, http.StatusCreated, secretView{ID: id, Fingerprint: hookgate.Fingerprint(in.Secret)})
+	writeJSON(w, http.StatusCreated, secretView{ID: id, Fingerprint: a.GW.Fingerprint(in.Secret)})
 }
 
 func (a *API) retireSecret(w http.ResponseWriter, r *http.Request) {
@@ -476,4 +482,15 @@ func TransitionJSON(t hookgate.Transition) map[string]any {
 		"from": nullable(string(t.From)), "status": t.Status,
 		"reason": nullable(t.Reason), "at": ts(t.At),
 	}
+}
+
+// rotateKey replaces the key that seals stored secrets and re-seals them
+// (SPEC §9, `hookgate secrets rotate-key`). The request needs no body.
+func (a *API) rotateKey(w http.ResponseWriter, r *http.Request) {
+	rot, err := a.GW.RotateKey(r.Context())
+	if err != nil {
+		Error(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, rot)
 }

@@ -65,7 +65,7 @@ with retries, dead-lettering and replay.`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(serveCmd(), migrateCmd(), versionCmd(), configCmd(),
-		connectionsCmd(), receiptsCmd(), sendCmd(), verifyCmd(), tailCmd(), benchCmd())
+		connectionsCmd(), receiptsCmd(), sendCmd(), verifyCmd(), tailCmd(), benchCmd(), secretsCmd())
 	return root
 }
 
@@ -75,9 +75,12 @@ const adminTokenEnv = "HOOKGATE_ADMIN_TOKEN"
 func loadConfig(path string) (*config.Config, error) {
 	cfg := config.Default()
 	if path != "" {
-		var missing []string
-		var err error
-		if cfg, missing, err = config.Load(path); err != nil {
+		var (
+			missing []string
+			err     error
+		)
+		cfg, missing, err = config.Load(path)
+		if err != nil {
 			return nil, err
 		}
 		if len(missing) > 0 {
@@ -91,6 +94,9 @@ func loadConfig(path string) (*config.Config, error) {
 	if tok := os.Getenv(adminTokenEnv); tok != "" {
 		cfg.Admin.Token = tok
 	}
+	// The key that seals stored secrets comes from the environment only,
+	// never from the file it would sit next to (SPEC §9).
+	cfg.Storage.SecretKey = os.Getenv("HOOKGATE_SECRET_KEY")
 	return cfg, nil
 }
 
@@ -117,6 +123,11 @@ func serveCmd() *cobra.Command {
 		Long: `Run the gateway. Without --config it runs on defaults: ingress on :8080, admin
 API on 127.0.0.1:8081, SQLite file hookgate.db in the working directory, and no
 connections until some are registered (hookgate connections add).
+
+Connection secrets stored in the database are sealed (AES-256-GCM) under the key
+in HOOKGATE_SECRET_KEY (base64 or hex of 32 bytes) or in storage.secret_key_file;
+for SQLite that file defaults to hookgate.key beside the database, created 0600 on
+first start. PostgreSQL needs one of the two, the same on every instance.
 
 The Go heap gets a soft limit of 128 MiB unless GOMEMLIMIT is set: request bodies
 (up to max_payload_bytes each, one per connection in flight) are short-lived, and
@@ -174,19 +185,25 @@ logged and ignored.`,
 func migrateCmd() *cobra.Command {
 	var cfgPath, url string
 	cmd := &cobra.Command{
-		Use:     "migrate",
-		Short:   "Create or upgrade the database schema, then exit",
+		Use:   "migrate",
+		Short: "Create or upgrade the database schema, then exit",
+		Long: `Create or upgrade the database schema, then exit. With a secret key (the key
+file of the config, next to the SQLite file by default, or HOOKGATE_SECRET_KEY) it
+also seals every connection secret an older version stored in clear.`,
 		Example: "  hookgate migrate --storage-url postgres://hookgate@db:5432/hookgate\n  hookgate migrate --config hookgate.yaml",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(cfgPath)
+			if err != nil {
+				return err
+			}
 			if url == "" {
-				cfg, err := loadConfig(cfgPath)
-				if err != nil {
-					return err
-				}
 				url = cfg.Storage.URL
 			}
-			db, err := store.Open(cmd.Context(), url)
+			db, err := store.OpenWith(cmd.Context(), url, store.Options{
+				SecretKey:     cfg.Storage.SecretKey,
+				SecretKeyFile: cfg.Storage.SecretKeyFile,
+			})
 			if err != nil {
 				return err
 			}
@@ -244,6 +261,7 @@ func configCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			cfg.Storage.SecretKey = os.Getenv("HOOKGATE_SECRET_KEY")
 			for _, m := range missing {
 				fmt.Fprintf(cmd.ErrOrStderr(), "warning: environment variable %s is not set\n", m)
 			}

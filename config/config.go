@@ -55,6 +55,15 @@ type Admin struct {
 // Storage selects the database.
 type Storage struct {
 	URL string `yaml:"url"`
+	// SecretKeyFile holds the key that seals connection secrets stored in
+	// the database (SPEC §9). Default: next to the SQLite file, named after
+	// it (hookgate.db → hookgate.key), created 0600 on first start.
+	// PostgreSQL has no default: set it or HOOKGATE_SECRET_KEY.
+	SecretKeyFile string `yaml:"secret_key_file,omitempty"`
+	// SecretKey is the key given as HOOKGATE_SECRET_KEY (never in the file:
+	// the key must not sit next to the config it protects). It wins over
+	// SecretKeyFile.
+	SecretKey string `yaml:"-"`
 }
 
 // Webhooks are the ingress defaults, overridable per connection.

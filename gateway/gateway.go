@@ -30,6 +30,7 @@ import (
 	"github.com/hookgate/hookgate/events"
 	"github.com/hookgate/hookgate/ingress"
 	"github.com/hookgate/hookgate/metrics"
+	"github.com/hookgate/hookgate/secrets"
 	"github.com/hookgate/hookgate/store"
 )
 
@@ -66,9 +67,11 @@ type Gateway struct {
 	metrics    *metrics.Metrics
 	cert       *certificate // nil without tls
 
-	mu    sync.Mutex // serialises connection changes and rebuilds
+	mu    sync.Mutex // serialises connection changes, rebuilds and key rotation
 	funcs map[string]hookgate.Sender
 	snap  atomic.Pointer[snapshot]
+	// ownKeys fingerprints secrets when the store has no key (secrets.go).
+	ownKeys *secrets.Keyring
 }
 
 // New opens storage (running migrations) and compiles the configuration.
@@ -90,6 +93,11 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 	if g.logger == nil {
 		g.logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
+	own, err := secrets.NewKey()
+	if err != nil {
+		return nil, err
+	}
+	g.ownKeys = secrets.NewKeyring(own)
 	if g.now == nil {
 		g.now = time.Now
 	}
@@ -104,7 +112,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 		g.httpClient = &http.Client{Transport: t}
 	}
 	if g.store == nil {
-		st, err := store.Open(ctx, cfg.Storage.URL)
+		st, err := store.OpenWith(ctx, cfg.Storage.URL, storeOptions(cfg))
 		if err != nil {
 			return nil, fmt.Errorf("open storage: %w", err)
 		}
@@ -201,7 +209,20 @@ func Check(cfg *config.Config) error {
 	if _, err := loadCertificate(cfg.TLS); err != nil {
 		errs = append(errs, err)
 	}
+	if err := store.CheckKey(cfg.Storage.URL, storeOptions(cfg)); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
+}
+
+// storeOptions are the storage settings of cfg: the secret key, required
+// (PostgreSQL has no default key file).
+func storeOptions(cfg *config.Config) store.Options {
+	return store.Options{
+		SecretKey:     cfg.Storage.SecretKey,
+		SecretKeyFile: cfg.Storage.SecretKeyFile,
+		RequireKey:    true,
+	}
 }
 
 // Store returns the gateway's store.

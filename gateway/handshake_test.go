@@ -371,7 +371,7 @@ func TestAsanaLearnsSecret(t *testing.T) {
 	found := false
 	for _, c := range view.Connections {
 		if c.Name == "tasks" {
-			found = len(c.Secrets) == 1 && c.Secrets[0].ID == hookgate.SecretID(secret) && c.Secrets[0].Fingerprint == hookgate.Fingerprint(secret)
+			found = len(c.Secrets) == 1 && c.Secrets[0].ID == hookgate.SecretID(secret) && c.Secrets[0].Fingerprint == pg.Fingerprint(secret)
 		}
 	}
 	if !found {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/hookgate/hookgate"
 	"github.com/hookgate/hookgate/config"
+	"github.com/hookgate/hookgate/store"
 	"github.com/hookgate/hookgate/store/storetest"
 )
 
@@ -70,6 +71,10 @@ func newTestGatewayOn(t testing.TB, yaml, storageURL string) *testGateway {
 		t.Fatal(err)
 	}
 	cfg.Storage.URL = storageURL
+	if store.DefaultKeyFile(storageURL) == "" && cfg.Storage.SecretKeyFile == "" {
+		// PostgreSQL has no default key file: each test gets its own.
+		cfg.Storage.SecretKeyFile = filepath.Join(t.TempDir(), "hookgate.key")
+	}
 	clk := &clock{t: time.Now().UTC().Truncate(time.Microsecond)}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if os.Getenv("HOOKGATE_TEST_LOG") != "" {

@@ -6,7 +6,50 @@ import (
 	"slices"
 
 	"github.com/hookgate/hookgate"
+	"github.com/hookgate/hookgate/secrets"
 )
+
+// keyedStore is a store that seals connection secrets under a key
+// (*store.DB).
+type keyedStore interface {
+	Keys() *secrets.Keyring
+	RotateKey(ctx context.Context) (secrets.Rotation, error)
+}
+
+// Fingerprint is what the API and CLI show of a secret: a keyed
+// fingerprint (secrets.Keyring.Fingerprint) under the store's key, so that
+// an API answer or a log cannot confirm a guessed secret offline. A gateway
+// on a store without a key uses a key of its own, made at start: its
+// fingerprints then change with every restart.
+func (g *Gateway) Fingerprint(secret string) string {
+	if ks, ok := g.store.(keyedStore); ok {
+		if r := ks.Keys(); r != nil {
+			return r.Fingerprint(secret)
+		}
+	}
+	return g.ownKeys.Fingerprint(secret)
+}
+
+// RotateKey replaces the key that seals stored connection secrets and
+// re-seals them all under the new one (store.DB.RotateKey). It runs inside
+// the server, holding the lock every connection change takes, so nothing
+// is sealed under the old key meanwhile, and the server goes on opening
+// what it stores without a restart. The connections in use are unchanged:
+// only their stored form is.
+func (g *Gateway) RotateKey(ctx context.Context) (secrets.Rotation, error) {
+	ks, ok := g.store.(keyedStore)
+	if !ok {
+		return secrets.Rotation{}, hookgate.Errorf(hookgate.EInvalid, "this gateway's store has no secret key to rotate")
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	rot, err := ks.RotateKey(ctx)
+	if err != nil {
+		return rot, err
+	}
+	g.logger.Info("secret key rotated", "key", rot.KeyID, "resealed", rot.Resealed)
+	return rot, nil
+}
 
 // AddSecret adds a signing secret to a run-time connection for rotation:
 // while both are active, a request signed with either verifies, and the

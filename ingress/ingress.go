@@ -414,8 +414,9 @@ func (s *Server) learn(ctx context.Context, conn *hookgate.Connection, secret st
 }
 
 // redactSecret replaces every header value that contains secret (Asana
-// sends it in X-Hook-Secret): a learned secret is stored only encrypted,
-// with the connection, never in clear in a receipt.
+// sends it in X-Hook-Secret): a learned secret is stored only with the
+// connection, whose stored form is sealed (store/seal.go), never in clear
+// in a receipt.
 func redactSecret(h http.Header, secret string) http.Header {
 	if secret == "" {
 		return h

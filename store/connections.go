@@ -13,7 +13,9 @@ import (
 // CreateConnection implements hookgate.Store. Names are unique across all
 // types; an existing name is EConflict.
 func (db *DB) CreateConnection(ctx context.Context, c *hookgate.Connection) error {
-	config, err := connectionJSON(c)
+	db.keyMu.RLock()
+	defer db.keyMu.RUnlock()
+	config, err := db.connectionConfig(c)
 	if err != nil {
 		return err
 	}
@@ -34,7 +36,9 @@ func (db *DB) CreateConnection(ctx context.Context, c *hookgate.Connection) erro
 // UpdateConnection implements hookgate.Store. The connection is found by type
 // and name; a missing one is ENotFound.
 func (db *DB) UpdateConnection(ctx context.Context, c *hookgate.Connection) error {
-	config, err := connectionJSON(c)
+	db.keyMu.RLock()
+	defer db.keyMu.RUnlock()
+	config, err := db.connectionConfig(c)
 	if err != nil {
 		return err
 	}
@@ -57,19 +61,23 @@ func (db *DB) DeleteConnection(ctx context.Context, typ, name string) error {
 
 // Connections implements hookgate.Store, ordered by name.
 func (db *DB) Connections(ctx context.Context) ([]*hookgate.Connection, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT name, config FROM connections ORDER BY name`)
+	rows, err := db.read.QueryContext(ctx, `SELECT name, type, config FROM connections ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("list connections: %w", err)
 	}
 	defer rows.Close()
 	var out []*hookgate.Connection
 	for rows.Next() {
-		var name, config string
-		if err := rows.Scan(&name, &config); err != nil {
+		var name, typ, stored string
+		if err := rows.Scan(&name, &typ, &stored); err != nil {
 			return nil, fmt.Errorf("list connections: %w", err)
 		}
+		config, err := db.unseal(typ, name, stored)
+		if err != nil {
+			return nil, fmt.Errorf("connection %s: %w", name, err)
+		}
 		var c hookgate.Connection
-		if err := json.Unmarshal([]byte(config), &c); err != nil {
+		if err := json.Unmarshal(config, &c); err != nil {
 			return nil, fmt.Errorf("connection %s: %w", name, err)
 		}
 		c.ReadOnly = false // stored connections are editable by definition
@@ -81,7 +89,12 @@ func (db *DB) Connections(ctx context.Context) ([]*hookgate.Connection, error) {
 	return out, nil
 }
 
-func connectionJSON(c *hookgate.Connection) (string, error) {
+// connectionConfig is the stored form of a connection: its JSON, sealed
+// whole (seal.go). Sealing the whole config rather than chosen fields means
+// every secret it holds is covered — signing secrets, the Basic auth
+// password, the API key, the verify token, secrets learned in handshakes —
+// and so is any secret a field added later will hold.
+func (db *DB) connectionConfig(c *hookgate.Connection) (string, error) {
 	if c == nil || c.Type == "" || c.Name == "" {
 		return "", hookgate.Errorf(hookgate.EInvalid, "connection type and name are required")
 	}
@@ -89,7 +102,7 @@ func connectionJSON(c *hookgate.Connection) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("connection %s: %w", c.Name, err)
 	}
-	return string(b), nil
+	return db.seal(c.Type, c.Name, b)
 }
 
 // write1 runs one statement in the next group commit and returns the rows

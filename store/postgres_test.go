@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"net/http"
 	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,7 +20,8 @@ import (
 // openPostgres returns a store in a schema of its own (storetest.PostgresURL).
 func openPostgres(t *testing.T) *store.DB {
 	t.Helper()
-	db, err := store.Open(context.Background(), storetest.PostgresURL(t))
+	db, err := store.OpenWith(context.Background(), storetest.PostgresURL(t),
+		store.Options{SecretKeyFile: filepath.Join(t.TempDir(), "hookgate.key")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,5 +123,38 @@ func TestPostgresClaimStaysInPage(t *testing.T) {
 	}
 	if moved > 0 {
 		t.Errorf("a claim moved %d of %d receipts to another page: their leases were not HOT updates", moved, n)
+	}
+}
+
+func TestPostgresSealing(t *testing.T) {
+	if os.Getenv("HOOKGATE_TEST_POSTGRES_URL") == "" {
+		t.Skip("HOOKGATE_TEST_POSTGRES_URL not set: skipping PostgreSQL sealing")
+	}
+	storetest.RunSealing(t, storetest.SealingEnv{
+		URL: func(t *testing.T) string { return storetest.PostgresURL(t) },
+		Raw: func(t *testing.T, url string) *sql.DB {
+			raw, err := sql.Open("pgx", url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { raw.Close() })
+			return raw
+		},
+		Open: openSealed,
+	})
+}
+
+// TestPostgresNeedsKey: PostgreSQL has no default key file (instances on
+// several hosts must share one key), so a gateway's store refuses to open
+// without a configured key rather than invent one.
+func TestPostgresNeedsKey(t *testing.T) {
+	url := storetest.PostgresURL(t)
+	db, err := store.OpenWith(context.Background(), url, store.Options{RequireKey: true})
+	if err == nil {
+		db.Close()
+		t.Fatal("opened PostgreSQL without a secret key")
+	}
+	if hookgate.ErrorCode(err) != hookgate.EInvalid || !strings.Contains(err.Error(), "HOOKGATE_SECRET_KEY") {
+		t.Fatalf("error = %v, want EInvalid naming HOOKGATE_SECRET_KEY", err)
 	}
 }

@@ -1,13 +1,17 @@
 package store_test
 
 import (
+	"bytes"
 	"context"
+	"database/sql"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -172,5 +176,173 @@ func BenchmarkIngestSQLiteParallel(b *testing.B) {
 	batches, requests := db.BatchStats()
 	if batches > 0 {
 		b.ReportMetric(float64(requests)/float64(batches), "writes/commit")
+	}
+}
+
+func sqliteSealingEnv() storetest.SealingEnv {
+	return storetest.SealingEnv{
+		URL: func(t *testing.T) string { return "sqlite://" + filepath.Join(t.TempDir(), "hookgate.db") },
+		Raw: func(t *testing.T, url string) *sql.DB {
+			raw, err := sql.Open("sqlite", strings.TrimPrefix(url, "sqlite://")+"?_pragma=busy_timeout(10000)")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { raw.Close() })
+			return raw
+		},
+		Open: openSealed,
+	}
+}
+
+func openSealed(url, keyFile, key string) (storetest.SealedStore, error) {
+	db, err := store.OpenWith(context.Background(), url, store.Options{SecretKeyFile: keyFile, SecretKey: key})
+	if err != nil {
+		return nil, err // not a non-nil interface holding a nil *DB
+	}
+	return db, nil
+}
+
+func TestSQLiteSealing(t *testing.T) {
+	t.Parallel()
+	storetest.RunSealing(t, sqliteSealingEnv())
+}
+
+// TestSQLiteSecretsSealedByDefault: with nothing configured, a store on a
+// SQLite file keeps its key in a file of its own next to the database,
+// created 0600, and the database holds no secret in clear.
+func TestSQLiteSecretsSealedByDefault(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	db, err := store.Open(ctx, "sqlite://"+filepath.Join(dir, "hookgate.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	const secret = "github-webhook-secret-4c9d"
+	c := &hookgate.Connection{Type: "github", Name: "primary", SigningSecrets: []string{secret},
+		BasicAuth: &hookgate.BasicAuth{Username: "u", Password: "basic-password-77e1"}}
+	if err := db.CreateConnection(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil { // checkpoints: everything is in the main file
+		t.Fatal(err)
+	}
+	file, err := os.ReadFile(filepath.Join(dir, "hookgate.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{secret, "basic-password-77e1"} {
+		if bytes.Contains(file, []byte(s)) {
+			t.Errorf("the database file holds %q in clear", s)
+		}
+	}
+	st, err := os.Stat(filepath.Join(dir, "hookgate.key"))
+	if err != nil {
+		t.Fatalf("key file: %v", err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("key file mode %o, want 600", st.Mode().Perm())
+	}
+}
+
+// TestSQLiteFilesPrivate: the database and its -wal and -shm files are
+// readable by their owner only, whatever the umask, and an existing
+// database of mode 0644 is narrowed when opened.
+func TestSQLiteFilesPrivate(t *testing.T) {
+	// Not parallel: it sets the process umask.
+	old := syscall.Umask(0o022)
+	defer syscall.Umask(old)
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "hookgate.db")
+	check := func(when string) {
+		t.Helper()
+		for _, f := range []string{path, path + "-wal", path + "-shm"} {
+			st, err := os.Stat(f)
+			if err != nil {
+				t.Fatalf("%s: %v", when, err)
+			}
+			if st.Mode().Perm() != 0o600 {
+				t.Errorf("%s: %s has mode %o, want 600", when, filepath.Base(f), st.Mode().Perm())
+			}
+		}
+	}
+	db, err := store.Open(ctx, "sqlite://"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Ingest(ctx, receipt(0, time.Now()), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	check("new database")
+	db.Close()
+
+	// A database made by an older version (or by hand) with mode 0644.
+	for _, f := range []string{path} {
+		if err := os.Chmod(f, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db, err = store.Open(ctx, "sqlite://"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Ingest(ctx, receipt(1, time.Now()), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	check("reopened 0644 database")
+}
+
+// TestSQLiteLegacySecretsLeaveNoTrace: once the rows an older version
+// stored in clear are sealed, the database file keeps no copy of the clear
+// text in freed space either.
+func TestSQLiteLegacySecretsLeaveNoTrace(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "hookgate.db")
+	db, err := store.Open(ctx, "sqlite://"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	// Rows as versions before sealing stored them, in clear, enough of
+	// them that sealing moves cells and frees space.
+	for i := range 60 {
+		name := fmt.Sprintf("legacy%02d", i)
+		config := fmt.Sprintf(`{"type":"github","name":%q,"signing_secret":"legacy-secret-%02d","routes":[{"handlers":["h"]}],"path":"/x/%s"}`, name, i, strings.Repeat("p", 200))
+		if _, err := raw.Exec(`INSERT INTO connections (name, type, config, created_at, updated_at) VALUES (?, 'github', ?, 0, 0)`, name, config); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := raw.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	db, err = store.Open(ctx, "sqlite://"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cs, err := db.Connections(ctx); err != nil || len(cs) != 60 {
+		t.Fatalf("connections after sealing: %d %v", len(cs), err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{path, path + "-wal"} {
+		b, err := os.ReadFile(f)
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		if n := bytes.Count(b, []byte("legacy-secret-")); n > 0 {
+			t.Errorf("%s still holds %d secrets in clear after they were sealed", filepath.Base(f), n)
+		}
 	}
 }

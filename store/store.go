@@ -22,12 +22,15 @@ import (
 	"io/fs"
 	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 
 	hookgate "github.com/hookgate/hookgate"
+	"github.com/hookgate/hookgate/secrets"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers driver "pgx"
 	_ "modernc.org/sqlite"             // registers driver "sqlite"
@@ -59,6 +62,12 @@ type DB struct {
 	// ckpt folds SQLite's WAL into the database file off the write path
 	// (checkpoint.go); nil on PostgreSQL and :memory:.
 	ckpt *checkpointer
+	// keys seal the connections stored at run time (seal.go); nil when no
+	// key is configured. keyFile is where they came from ("" for a key
+	// given directly), and keyMu keeps connection writes out of a rotation.
+	keys    atomic.Pointer[secrets.Keyring]
+	keyFile string
+	keyMu   sync.RWMutex
 }
 
 var _ hookgate.Store = (*DB)(nil)
@@ -69,11 +78,25 @@ var _ hookgate.Store = (*DB)(nil)
 //	sqlite://path/to/file.db   (sqlite:///abs/path.db for an absolute path)
 //	sqlite::memory:            (one private in-memory database, for tests)
 //	postgres://user:pass@host:5432/db?sslmode=disable   (or postgresql://)
+//
+// The key that seals stored connection secrets is the one of DefaultKeyFile
+// (created if missing); OpenWith takes another.
 func Open(ctx context.Context, url string) (*DB, error) {
+	return OpenWith(ctx, url, Options{})
+}
+
+// OpenWith is Open with the secret key chosen by opts. Once migrations ran,
+// every stored connection that is plaintext (a database older than sealing)
+// or sealed under an older key is sealed under the current key.
+func OpenWith(ctx context.Context, url string, opts Options) (*DB, error) {
 	var (
 		db  *DB
 		err error
 	)
+	ring, keyFile, err := openKeys(url, opts)
+	if err != nil {
+		return nil, err
+	}
 	switch {
 	case url == "sqlite::memory:" || url == "sqlite://:memory:":
 		db, err = openSQLiteMemory()
@@ -90,6 +113,30 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	if err := db.Migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
+	}
+	db.keyFile = keyFile
+	if ring != nil {
+		db.keys.Store(ring)
+		_, inClear, err := db.resealCounting(ctx, ring)
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		if inClear > 0 {
+			// The clear text of those rows survives the update: in SQLite
+			// in free space and in gaps that page splits left, in
+			// PostgreSQL in dead row versions. Rewrite the file (the
+			// table), once, on the first start after an upgrade from a
+			// version that stored secrets in clear.
+			vacuum := "VACUUM"
+			if db.d.name == "postgres" {
+				vacuum = "VACUUM FULL connections"
+			}
+			if _, err := db.write.ExecContext(ctx, vacuum); err != nil {
+				db.Close()
+				return nil, fmt.Errorf("vacuum after sealing secrets stored in clear: %w", err)
+			}
+		}
 	}
 	if err := db.prepare(ctx); err != nil {
 		db.Close()
@@ -129,6 +176,9 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	}
 	if extra != "" {
 		extra = "&" + extra
+	}
+	if err := secureFiles(path); err != nil {
+		return nil, err
 	}
 	w, err := sql.Open("sqlite", path+"?"+sqlitePragmas+
 		"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=wal_autocheckpoint(0)&_txlock=immediate"+extra)
