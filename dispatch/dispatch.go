@@ -195,7 +195,9 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	stop, stopping := ctx.Done(), false
 	for {
 		// The deliveries of stuck lanes are outside the shared pool.
-		stuck, stuckBytes := d.lanes.stuck(d.Now())
+		// Lanes measure real time: how long a destination has been silent
+		// is not a business time a test clock may set.
+		stuck, stuckBytes := d.lanes.stuck(time.Now())
 		active := inflight - stuck
 		for active < workers && len(pending) > 0 {
 			r := pending[0]
@@ -448,7 +450,7 @@ func (d *Dispatcher) attempt(ctx context.Context, r *hookgate.Receipt, ls *lanes
 			if t.Concurrency > 0 {
 				limit = min(t.Concurrency, workers)
 			}
-			ok, wait := ls.acquire(t.Name, limit, int64(len(r.Body)), d.Now())
+			ok, wait := ls.acquire(t.Name, limit, int64(len(r.Body)), time.Now())
 			if !ok && len(retryable)+len(fatal) == 0 {
 				return d.deferral(c, r, t, limit, wait)
 			}
@@ -458,7 +460,7 @@ func (d *Dispatcher) attempt(ctx context.Context, r *hookgate.Receipt, ls *lanes
 		}
 		a := d.call(ctx, r, t, number)
 		if ls != nil {
-			ls.release(t.Name, int64(len(r.Body)), d.Now())
+			ls.release(t.Name, int64(len(r.Body)), time.Now())
 		}
 		c.Attempts = append(c.Attempts, a)
 		if d.OnAttempt != nil {
