@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 )
@@ -70,6 +71,29 @@ connections:
 					t.Fatal("b's delivery did not arrive within 10 s: a hanging destination stalls the others")
 				}
 			})
+		})
+	}
+}
+
+// TestDispatchSettingsChecked: a negative concurrency and a lease too short
+// to renew are refused by serve and config check alike; a concurrency is
+// accepted.
+func TestDispatchSettingsChecked(t *testing.T) {
+	for _, tt := range []struct {
+		name, yaml, want string
+	}{
+		{"concurrency", "handlers: [{name: h, type: log, concurrency: 4}]", ""},
+		{"negative concurrency", "handlers: [{name: h, type: log, concurrency: -1}]", "concurrency must not be negative"},
+		{"short lease", "dispatch: {lease: 500ms}", "dispatch.lease 500ms is too short"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := checkYAML(t, tt.yaml)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Fatalf("error %v, want one saying %q", err, tt.want)
+			}
 		})
 	}
 }
