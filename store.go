@@ -57,6 +57,21 @@ type Store interface {
 	// would never run again).
 	Complete(ctx context.Context, owner string, c Completion) ([]Transition, error)
 
+	// RenewLeases extends to until the leases that owner still holds among
+	// ids, in one write, and returns the ids whose lease owner no longer
+	// holds (taken over, or the job completed). A dispatcher renews every
+	// lease it holds well before it expires, so leases can be short and a
+	// dead process's jobs are taken over soon.
+	RenewLeases(ctx context.Context, owner string, ids []string, until time.Time) (lost []string, err error)
+
+	// TakeOverLeases releases, on a store that one process owns (SQLite),
+	// every lease held by an owner other than owner, so that the jobs of a
+	// killed predecessor are due at once, and returns how many it released.
+	// On a store shared by several instances (PostgreSQL) it releases
+	// nothing: a live instance cannot be told from a dead one there, so a
+	// dead instance's leases expire and Claim takes them over.
+	TakeOverLeases(ctx context.Context, owner string) (int64, error)
+
 	// Replay schedules a receipt for dispatch again (new round, attempt
 	// count reset). Rejected and duplicate receipts are refused (EConflict).
 	Replay(ctx context.Context, id string, now time.Time) (Transition, error)
@@ -108,4 +123,10 @@ type Completion struct {
 	Reason        string
 	NextAttemptAt *time.Time
 	At            time.Time
+	// Deferred releases the receipt without an outcome: Status is the
+	// status it had when claimed (received or failed), its attempt count is
+	// unchanged, Attempts (the handlers that succeeded before it was
+	// deferred) are recorded, and it is due again at NextAttemptAt. The
+	// dispatcher defers a receipt whose next handler has no free slot.
+	Deferred bool
 }

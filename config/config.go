@@ -80,8 +80,10 @@ type Dispatch struct {
 	// Workers is how many receipts are dispatched at once (fewer when their
 	// bodies are large: the dispatcher holds at most 32 MiB of bodies).
 	Workers int `yaml:"workers"`
-	// Lease is how long a claimed job is held before another worker may
-	// take it over (it must exceed the slowest route's handlers).
+	// Lease is how long a claimed job is held without renewal before
+	// another worker may take it over. A process renews the leases it holds
+	// every third of it, so it bounds how long a dead process's jobs wait
+	// (PostgreSQL; a restarted SQLite process takes them over at once).
 	Lease hookgate.Duration `yaml:"lease"`
 	// PollInterval is how often workers look for due retries when idle.
 	PollInterval hookgate.Duration `yaml:"poll_interval"`
@@ -111,7 +113,7 @@ func Default() *Config {
 		},
 		Dispatch: Dispatch{
 			Workers:      128,
-			Lease:        hookgate.Duration(5 * 60e9),
+			Lease:        hookgate.Duration(15e9),
 			PollInterval: hookgate.Duration(1e9),
 		},
 		Log: Log{Level: "info", Format: "text"},

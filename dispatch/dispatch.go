@@ -22,6 +22,9 @@ type Target struct {
 	Sender  hookgate.Sender
 	Retry   hookgate.RetryPolicy // defaults applied
 	Timeout time.Duration
+	// Concurrency bounds this handler's deliveries in flight (its share of
+	// the workers); 0 or more than Workers means Workers.
+	Concurrency int
 }
 
 // Planner resolves what to do with a receipt now. It returns the ordered
@@ -47,9 +50,13 @@ type Dispatcher struct {
 	Now     func() time.Time
 	// Owner identifies this process's leases.
 	Owner string
-	// Workers bounds receipts in flight.
+	// Workers bounds receipts in flight, not counting the deliveries of
+	// handlers whose share is full (see Run), and is each handler's share
+	// unless its Concurrency is lower.
 	Workers int
 	// Lease is how long a claim lasts before another worker may take over.
+	// Run renews the leases it holds every Lease/3, so it can be short: it
+	// is how long a dead process's jobs wait on a shared store.
 	Lease time.Duration
 	// PollInterval is the idle wake-up for due retries.
 	PollInterval time.Duration
@@ -63,10 +70,16 @@ type Dispatcher struct {
 
 	wakeOnce sync.Once
 	wake     chan struct{}
+	lanes    lanes
+
+	heldMu sync.Mutex
+	held   map[string]bool // receipts leased to Run: claimed and not yet completed
 }
 
 func (d *Dispatcher) init() {
-	d.wakeOnce.Do(func() { d.wake = make(chan struct{}, 1) })
+	d.wakeOnce.Do(func() {
+		d.wake = make(chan struct{}, 1)
+	})
 }
 
 // DefaultHeldBytes is the bodies claimed and not yet delivered, at most.
@@ -103,6 +116,19 @@ func (d *Dispatcher) Notify() {
 // body until its delivery ends, so what is claimed is also bounded in bytes
 // (HeldBytes): with 2 KiB bodies the workers are the bound, with 1 MiB ones
 // about HeldBytes of them are delivered at once and none wait.
+//
+// Each handler has a lane of its own, bounded by its Concurrency (Workers by
+// default). A lane that is full and has ended no delivery for stuckAfter
+// holds a slow or hanging destination: its deliveries stop counting against
+// Workers (and their bodies against HeldBytes), so the other handlers'
+// deliveries keep flowing. A receipt whose next handler's lane is full is
+// deferred: it goes back to the queue for a short, growing wait (see
+// minDeferral), keeping the handlers that succeeded, instead of holding a
+// worker or the claim budget.
+//
+// Every lease Run holds is renewed every Lease/3 in one write, until the
+// receipt's outcome is committed. At start Run takes over the leases a
+// predecessor left in a store that one process owns (TakeOverLeases).
 func (d *Dispatcher) Run(ctx context.Context) error {
 	d.init()
 	workers := max(d.Workers, 1)
@@ -113,6 +139,11 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	budget := d.HeldBytes
 	if budget <= 0 {
 		budget = DefaultHeldBytes
+	}
+	if n, err := d.Store.TakeOverLeases(ctx, d.Owner); err != nil {
+		d.Logger.Error("take over leases of an earlier process", "err", err)
+	} else if n > 0 {
+		d.Logger.Info("took over the leases an earlier process left; their receipts are due now", "receipts", n)
 	}
 	var (
 		wg       sync.WaitGroup
@@ -129,18 +160,27 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		results = make(chan claimed, 1)
 		done    = make(chan int64, 2*workers) // a delivery ended: its body's size
 	)
-	defer wg.Wait()
-	timer := time.NewTimer(d.PollInterval)
-	defer timer.Stop()
 	// In-flight work finishes with its own deadline even when shutdown
 	// begins, so the lease is released cleanly.
 	work := context.WithoutCancel(ctx)
+	renewStop, renewDone := make(chan struct{}), make(chan struct{})
+	go d.renew(work, renewStop, renewDone)
+	defer func() {
+		wg.Wait() // deliveries and their completions
+		close(renewStop)
+		<-renewDone
+	}()
+	timer := time.NewTimer(d.PollInterval)
+	defer timer.Stop()
+	// A lane becomes stuck by time passing, not by an event.
+	laneCheck := time.NewTicker(stuckAfter / 2)
+	defer laneCheck.Stop()
 	start := func(r *hookgate.Receipt) {
 		inflight++
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c := d.attempt(work, r)
+			c := d.attempt(work, r, &d.lanes, workers)
 			// The worker bounds deliveries, not the wait for their
 			// outcome to be committed: it is free once the handlers
 			// answered, while the completion joins the next group commit
@@ -148,25 +188,32 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			// takes it). Only the receipt's names are kept for that: its
 			// body is not held while the outcome commits.
 			done <- int64(len(r.Body))
-			d.complete(work, names(r), c)
+			d.complete(work, ctx, names(r), c)
+			d.drop(r.ID)
 		}()
 	}
 	stop, stopping := ctx.Done(), false
 	for {
-		for inflight < workers && len(pending) > 0 {
+		// The deliveries of stuck lanes are outside the shared pool.
+		// Lanes measure real time: how long a destination has been silent
+		// is not a business time a test clock may set.
+		stuck, stuckBytes := d.lanes.stuck(time.Now())
+		active := inflight - stuck
+		for active < workers && len(pending) > 0 {
 			r := pending[0]
 			pending[0] = nil // the backing array must not keep the body
 			pending = pending[1:]
 			start(r)
+			active++
 		}
 		if stopping && !claiming && len(pending) == 0 {
-			return nil // and wg.Wait for the deliveries in flight
+			return nil // and wait for the deliveries in flight
 		}
-		if !stopping && !claiming && more && len(pending) < max(1, workers/2) && held < budget {
+		if !stopping && !claiming && more && len(pending) < max(1, workers/2) && held-stuckBytes < budget {
 			// Twice the workers at most, and the byte budget by the size
 			// of the bodies claimed last; before that is known, a few
 			// (firstClaim), whatever their size.
-			n := 2*workers - inflight - len(pending)
+			n := 2*workers - active - len(pending)
 			if avg > 0 {
 				n = min(n, int((budget-held)/avg))
 			} else {
@@ -179,6 +226,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 				if err != nil && ctx.Err() == nil {
 					d.Logger.Error("claim receipts", "err", err)
 				}
+				d.hold(rs)
 				d.publish(trs)
 				results <- claimed{rs, n}
 			}()
@@ -210,11 +258,80 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		case size := <-done:
 			inflight--
 			held -= size
+		case <-laneCheck.C:
+			// A lane may have become stuck: its deliveries leave the pool.
 		case <-d.wake:
 			more, woken = true, true
 		case <-timer.C:
 			more, woken = true, true
 		}
+	}
+}
+
+// hold records receipts leased to this process, for renewal.
+func (d *Dispatcher) hold(rs []*hookgate.Receipt) {
+	if len(rs) == 0 {
+		return
+	}
+	d.heldMu.Lock()
+	if d.held == nil {
+		d.held = map[string]bool{}
+	}
+	for _, r := range rs {
+		d.held[r.ID] = true
+	}
+	d.heldMu.Unlock()
+}
+
+// drop ends the renewal of a receipt whose outcome is committed (or lost).
+func (d *Dispatcher) drop(id string) {
+	d.heldMu.Lock()
+	delete(d.held, id)
+	d.heldMu.Unlock()
+}
+
+// renew extends every lease held by this process, in one write, every
+// Lease/3 until stop is closed, so that a delivery that runs long keeps its
+// receipt and a process that dies loses its leases within Lease.
+func (d *Dispatcher) renew(ctx context.Context, stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	lease := d.Lease
+	if lease <= 0 {
+		return
+	}
+	tick := time.NewTicker(max(lease/3, time.Millisecond))
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+		d.heldMu.Lock()
+		ids := make([]string, 0, len(d.held))
+		for id := range d.held {
+			ids = append(ids, id)
+		}
+		d.heldMu.Unlock()
+		if len(ids) == 0 {
+			continue
+		}
+		lost, err := d.Store.RenewLeases(ctx, d.Owner, ids, d.Now().Add(lease))
+		if err != nil {
+			// Two more tries before the leases expire.
+			d.Logger.Error("renew leases", "receipts", len(ids), "err", err)
+			continue
+		}
+		d.heldMu.Lock()
+		for _, id := range lost {
+			if d.held[id] {
+				// Completed since the snapshot, or taken over: only the
+				// latter is still held.
+				d.Logger.Warn("lease lost while the receipt was in flight; another worker may deliver it", "receipt", id)
+				delete(d.held, id)
+			}
+		}
+		d.heldMu.Unlock()
 	}
 }
 
@@ -235,9 +352,10 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 	return len(rs), nil
 }
 
-// Process dispatches one claimed receipt and records the outcome.
+// Process dispatches one claimed receipt and records the outcome. It calls
+// every handler whatever their lanes hold (it is for tests and maintenance).
 func (d *Dispatcher) Process(ctx context.Context, r *hookgate.Receipt) {
-	d.complete(ctx, names(r), d.attempt(ctx, r))
+	d.complete(ctx, ctx, names(r), d.attempt(ctx, r, nil, 0))
 }
 
 // names is the part of a receipt that recording its outcome needs.
@@ -245,23 +363,65 @@ func names(r *hookgate.Receipt) *hookgate.Receipt {
 	return &hookgate.Receipt{ID: r.ID, Connection: r.Connection, EventType: r.EventType}
 }
 
-// complete records the outcome c of a claimed receipt.
-func (d *Dispatcher) complete(ctx context.Context, r *hookgate.Receipt, c hookgate.Completion) {
-	trs, err := d.Store.Complete(ctx, d.Owner, c)
-	if err != nil {
-		if hookgate.ErrorCode(err) == hookgate.EConflict {
-			d.Logger.Warn("lease lost before completion; another worker owns the receipt", "receipt", r.ID)
+// Completion retries: a completion that fails on a database error is tried
+// again after completeRetry, doubling up to maxCompleteRetry, while the
+// receipt's lease keeps being renewed; once the dispatcher stops, after
+// completeTriesStopping tries it is left for the lease to expire.
+const (
+	completeRetry         = 50 * time.Millisecond
+	maxCompleteRetry      = 5 * time.Second
+	completeTriesStopping = 3
+)
+
+// complete records the outcome c of a claimed receipt. A database error does
+// not leave the receipt waiting for its lease to expire: the write is tried
+// again (see completeRetry) until it commits, the lease is found lost, or the
+// dispatcher stops (stopping is done).
+func (d *Dispatcher) complete(ctx, stopping context.Context, r *hookgate.Receipt, c hookgate.Completion) {
+	wait := completeRetry
+	for try := 1; ; try++ {
+		trs, err := d.Store.Complete(ctx, d.Owner, c)
+		if err == nil {
+			d.publish(trs)
+			if c.Deferred {
+				d.Logger.Debug("receipt deferred", "receipt", r.ID, "reason", c.Reason)
+				return
+			}
+			d.Logger.Info("receipt dispatched", "receipt", r.ID, "connection", r.Connection,
+				"event_type", r.EventType, "status", c.Status, "reason", c.Reason)
 			return
 		}
-		d.Logger.Error("complete receipt; it will be retried when its lease expires", "receipt", r.ID, "err", err)
-		return
+		switch hookgate.ErrorCode(err) {
+		case hookgate.EConflict:
+			d.Logger.Warn("lease lost before completion; another worker owns the receipt", "receipt", r.ID)
+			return
+		case hookgate.EInvalid, hookgate.ENotFound:
+			d.Logger.Error("complete receipt", "receipt", r.ID, "err", err)
+			return
+		}
+		if stopping.Err() != nil && try >= completeTriesStopping {
+			d.Logger.Error("complete receipt; it is dispatched again when its lease expires", "receipt", r.ID, "err", err)
+			return
+		}
+		d.Logger.Warn("complete receipt; trying again", "receipt", r.ID, "err", err, "in", wait)
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return
+		}
+		wait = min(2*wait, maxCompleteRetry)
 	}
-	d.publish(trs)
-	d.Logger.Info("receipt dispatched", "receipt", r.ID, "connection", r.Connection,
-		"event_type", r.EventType, "status", c.Status, "reason", c.Reason)
 }
 
-func (d *Dispatcher) attempt(ctx context.Context, r *hookgate.Receipt) hookgate.Completion {
+// attempt calls the handlers of r that have not succeeded in its round, in
+// order, and answers the outcome. With lanes, each call takes a slot of its
+// handler's lane (bounded by the handler's Concurrency, at most workers); a
+// receipt whose next handler's lane is full is deferred, unless a handler
+// already failed in this pass (its retry then decides when the receipt runs
+// again, and the busy handler is called on that retry).
+func (d *Dispatcher) attempt(ctx context.Context, r *hookgate.Receipt, ls *lanes, workers int) hookgate.Completion {
 	c := hookgate.Completion{ReceiptID: r.ID}
 	targets, status, err := d.Planner.Plan(r)
 	if err != nil {
@@ -285,7 +445,23 @@ func (d *Dispatcher) attempt(ctx context.Context, r *hookgate.Receipt) hookgate.
 		if done[t.Name] {
 			continue // succeeded earlier in this round; at-least-once, not at-least-twice
 		}
+		if ls != nil {
+			limit := workers
+			if t.Concurrency > 0 {
+				limit = min(t.Concurrency, workers)
+			}
+			ok, wait := ls.acquire(t.Name, limit, int64(len(r.Body)), time.Now())
+			if !ok && len(retryable)+len(fatal) == 0 {
+				return d.deferral(c, r, t, limit, wait)
+			}
+			if !ok {
+				break
+			}
+		}
 		a := d.call(ctx, r, t, number)
+		if ls != nil {
+			ls.release(t.Name, int64(len(r.Body)), time.Now())
+		}
 		c.Attempts = append(c.Attempts, a)
 		if d.OnAttempt != nil {
 			d.OnAttempt(a)
@@ -315,6 +491,21 @@ func (d *Dispatcher) attempt(ctx context.Context, r *hookgate.Receipt) hookgate.
 	default:
 		c.Status = hookgate.StatusAcknowledged
 	}
+	return c
+}
+
+// deferral answers the deferral of r, whose handler t has no free slot: back to
+// the status it waits in, due after wait, keeping the attempts of c (the
+// handlers that succeeded before t).
+func (d *Dispatcher) deferral(c hookgate.Completion, r *hookgate.Receipt, t Target, limit int, wait time.Duration) hookgate.Completion {
+	c.Deferred, c.Status = true, hookgate.StatusReceived
+	if r.AttemptCount > 0 {
+		c.Status = hookgate.StatusFailed // waiting for a retry
+	}
+	c.At = d.Now()
+	next := c.At.Add(wait)
+	c.NextAttemptAt = &next
+	c.Reason = fmt.Sprintf("waiting for handler %s: %d deliveries in flight (its concurrency)", t.Name, limit)
 	return c
 }
 

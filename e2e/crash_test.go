@@ -54,6 +54,10 @@ func freePort(t *testing.T) string {
 	return l.Addr().String()
 }
 
+// testSecretKey seals stored secrets in the processes the tests start (hex of
+// 32 bytes).
+const testSecretKey = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+
 // process is one running `hookgate serve`.
 type process struct {
 	cmd  *exec.Cmd
@@ -64,6 +68,9 @@ func start(t *testing.T, dir, cfgPath, adminAddr string) *process {
 	t.Helper()
 	cmd := exec.Command(binary, "serve", "--config", cfgPath)
 	cmd.Dir = dir
+	// One key for every process of a test: PostgreSQL has no default key,
+	// and instances sharing a database must seal with the same one.
+	cmd.Env = append(os.Environ(), "HOOKGATE_SECRET_KEY="+testSecretKey)
 	logs := &bytes.Buffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {

@@ -37,6 +37,10 @@ type compiledHandler struct {
 
 var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$`)
 
+// minLease is the shortest dispatch.lease: a process renews its leases every
+// third of it, in one write.
+const minLease = time.Second
+
 // defaultHandlerTimeout bounds a handler call when the handler sets none.
 const defaultHandlerTimeout = 30 * time.Second
 
@@ -50,6 +54,9 @@ func (g *Gateway) compile(cfg *config.Config, stored []*hookgate.Connection) (*s
 		byName:   map[string]*ingress.Endpoint{},
 		handlers: map[string]*compiledHandler{},
 		server:   cfg.Dispatch.Retry,
+	}
+	if lease := time.Duration(cfg.Dispatch.Lease); lease < minLease {
+		errs = append(errs, fmt.Errorf("dispatch.lease %v is too short: at least %v (it is renewed every third of itself)", lease, minLease))
 	}
 	for name, sender := range g.funcs {
 		s.handlers[name] = &compiledHandler{cfg: hookgate.HandlerConfig{Name: name, Type: "func"}, sender: sender, timeout: defaultHandlerTimeout}
@@ -133,8 +140,11 @@ func (g *Gateway) compileHandler(cfg *config.Config, h hookgate.HandlerConfig) (
 	default:
 		return nil, fmt.Errorf("handler type %q is not available in this version (available: log, http, and Go functions registered in code)", h.Type)
 	}
-	if h.Circuit != nil || h.RateLimit != 0 || h.Concurrency != 0 {
-		return nil, fmt.Errorf("circuit, rate_limit and concurrency are not available in this version")
+	if h.Circuit != nil || h.RateLimit != 0 {
+		return nil, fmt.Errorf("circuit and rate_limit are not available in this version")
+	}
+	if h.Concurrency < 0 {
+		return nil, fmt.Errorf("concurrency must not be negative (0 means dispatch.workers)")
 	}
 	return ch, nil
 }
@@ -367,6 +377,8 @@ func (s *snapshot) Plan(r *hookgate.Receipt) ([]dispatch.Target, hookgate.Status
 				Sender:  h.sender,
 				Retry:   h.cfg.Retry.WithDefaults(conn.Retry, s.server),
 				Timeout: h.timeout,
+				// 0 (unset) is dispatch.workers, the dispatcher's default.
+				Concurrency: h.cfg.Concurrency,
 			})
 		}
 	}

@@ -134,9 +134,10 @@ func (db *DB) claimOne(ctx context.Context, tx *sql.Tx, op *claimOp) error {
 				return err
 			}
 			r.History = []hookgate.Transition{tr}
-			if r.AttemptCount > 0 {
+			if attempts != "" {
 				// The dispatcher skips handlers that already succeeded in
-				// this round; a first pass has none.
+				// this round; a first pass has none (a deferred receipt
+				// may have some without an attempt counted).
 				all, err := decodeAttempts(attempts, r.ID)
 				if err != nil {
 					return err
@@ -219,9 +220,14 @@ type completeOp struct {
 // gets EConflict: the job was taken over after the lease expired, and the new
 // owner's outcome must not be overwritten.
 func (db *DB) Complete(ctx context.Context, owner string, c hookgate.Completion) ([]hookgate.Transition, error) {
-	switch c.Status {
-	case hookgate.StatusAcknowledged, hookgate.StatusDead, hookgate.StatusFiltered, hookgate.StatusHeld:
-	case hookgate.StatusFailed:
+	switch {
+	case c.Deferred:
+		if (c.Status != hookgate.StatusReceived && c.Status != hookgate.StatusFailed) || c.NextAttemptAt == nil {
+			return nil, hookgate.Errorf(hookgate.EInvalid, "complete %s: a deferred receipt returns to received or failed, with a next attempt time", c.ReceiptID)
+		}
+	case c.Status == hookgate.StatusAcknowledged, c.Status == hookgate.StatusDead, c.Status == hookgate.StatusFiltered,
+		c.Status == hookgate.StatusHeld:
+	case c.Status == hookgate.StatusFailed:
 		if c.NextAttemptAt == nil {
 			return nil, hookgate.Errorf(hookgate.EInvalid, "complete %s: failed without a next attempt time", c.ReceiptID)
 		}
@@ -248,14 +254,15 @@ func (db *DB) Complete(ctx context.Context, owner string, c hookgate.Completion)
 
 // completeSQLite records a chunk of n outcomes in one statement, each only
 // if its owner still holds the lease, and answers the receipts it changed.
-// The values of outcome i are column1 … column8 of row i: id, owner, status,
-// reason, next attempt, time, history line, attempts pass.
+// The values of outcome i are column1 … column9 of row i: id, owner, status,
+// reason, next attempt, time, history line, attempts pass, and 1 to count an
+// attempt (0 for a deferred receipt).
 func completeSQLite(n int) string {
 	return `UPDATE OR FAIL receipts SET status = v.column3, reason = v.column4,
-	attempt_count = attempt_count + 1, next_attempt_at = v.column5, lease_owner = NULL, lease_until = NULL,
+	attempt_count = attempt_count + v.column9, next_attempt_at = v.column5, lease_owner = NULL, lease_until = NULL,
 	updated_at = v.column6, history = history || v.column7,
 	attempts = attempts || COALESCE('{"round":' || round || v.column8, '')
-	FROM (VALUES ` + repeatJoin("(?, ?, ?, ?, ?, ?, ?, ?)", n) + `) AS v
+	FROM (VALUES ` + repeatJoin("(?, ?, ?, ?, ?, ?, ?, ?, ?)", n) + `) AS v
 	WHERE receipts.id = v.column1 AND receipts.lease_owner = v.column2
 	RETURNING receipts.id, receipts.connection`
 }
@@ -263,11 +270,11 @@ func completeSQLite(n int) string {
 // completePostgres records a batch of outcomes from arrays, each only where
 // its owner still holds the lease, and answers the receipts it changed.
 const completePostgres = `UPDATE receipts r SET status = v.status, reason = v.reason,
-	attempt_count = r.attempt_count + 1, next_attempt_at = v.next, lease_owner = NULL, lease_until = NULL,
+	attempt_count = r.attempt_count + v.counted, next_attempt_at = v.next, lease_owner = NULL, lease_until = NULL,
 	updated_at = v.at, history = r.history || v.history,
 	attempts = r.attempts || COALESCE('{"round":' || r.round || v.attempts, '')
-	FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::text[], $8::text[])
-		AS v (id, owner, status, reason, next, at, history, attempts)
+	FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::text[], $8::text[], $9::int[])
+		AS v (id, owner, status, reason, next, at, history, attempts, counted)
 	WHERE r.id = v.id AND r.lease_owner = v.owner
 	RETURNING r.id, r.connection`
 
@@ -331,11 +338,11 @@ func (db *DB) completeRound(ctx context.Context, tx *sql.Tx, ops []*completeOp) 
 	}
 	if !db.d.dollar {
 		err := chunks(len(ops), func(lo, hi int) error {
-			args := make([]any, 0, 8*(hi-lo))
+			args := make([]any, 0, 9*(hi-lo))
 			for _, op := range ops[lo:hi] {
 				c := op.c
 				args = append(args, c.ReceiptID, op.owner, string(c.Status), c.Reason, nullMicros(c.NextAttemptAt),
-					op.at, op.history, op.attempts)
+					op.at, op.history, op.attempts, counted(c))
 			}
 			rows, err := db.query(ctx, tx, completeSQLite(hi-lo), args...)
 			if err != nil {
@@ -355,6 +362,7 @@ func (db *DB) completeRound(ctx context.Context, tx *sql.Tx, ops []*completeOp) 
 		at                             = make([]int64, n)
 		history                        = make([]string, n)
 		attempts                       = make([]*string, n)
+		count                          = make([]int32, n)
 	)
 	for i, op := range ops {
 		c := op.c
@@ -367,8 +375,9 @@ func (db *DB) completeRound(ctx context.Context, tx *sql.Tx, ops []*completeOp) 
 		if a, ok := op.attempts.(string); ok {
 			attempts[i] = &a
 		}
+		count[i] = int32(counted(c))
 	}
-	rows, err := tx.QueryContext(ctx, completePostgres, ids, owners, statuses, reasons, next, at, history, attempts)
+	rows, err := tx.QueryContext(ctx, completePostgres, ids, owners, statuses, reasons, next, at, history, attempts, count)
 	if err == nil {
 		err = changed(rows)
 	}

@@ -59,6 +59,7 @@ func Run(t *testing.T, open func(t *testing.T) hookgate.Store) {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
 	}
 	t.Run("GroupCommit", func(t *testing.T) { RunGroupCommit(t, open) })
+	t.Run("Leases", func(t *testing.T) { RunLeases(t, open) })
 }
 
 // t0 is the suite's clock origin; all times are whole microseconds, the
