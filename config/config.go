@@ -133,13 +133,14 @@ func Default() *Config {
 // through it (connections are checked when they are compiled).
 func (c *Config) Validate() error {
 	var errs []error
-	if p := c.Webhooks.MaxPayloadBytes; p <= 0 || p > MaxPayloadCap {
-		errs = append(errs, fmt.Errorf("webhooks.max_payload_bytes is %d: it must be between 1 and %d (64 MiB)", p, MaxPayloadCap))
+	payloadOK := c.Webhooks.MaxPayloadBytes > 0 && c.Webhooks.MaxPayloadBytes <= MaxPayloadCap
+	if !payloadOK {
+		errs = append(errs, fmt.Errorf("webhooks.max_payload_bytes is %d: it must be between 1 and %d (64 MiB)", c.Webhooks.MaxPayloadBytes, MaxPayloadCap))
 	}
 	if c.Limits.MaxConnections < 0 {
 		errs = append(errs, fmt.Errorf("limits.max_connections is %d: it must be positive", c.Limits.MaxConnections))
 	}
-	if b := c.Limits.InflightBodyBytes; b < 0 || (b > 0 && b < c.Webhooks.MaxPayloadBytes) {
+	if b := c.Limits.InflightBodyBytes; b < 0 || (payloadOK && b > 0 && b < c.Webhooks.MaxPayloadBytes) {
 		errs = append(errs, fmt.Errorf("limits.inflight_body_bytes is %d: it must be at least webhooks.max_payload_bytes (%d), or a body of that size could never be received",
 			b, c.Webhooks.MaxPayloadBytes))
 	}

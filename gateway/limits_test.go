@@ -442,3 +442,34 @@ connections:
 		}
 	}
 }
+
+// TestChunkedBodyLimit: a body of unknown length (chunked) is held to
+// max_payload_bytes while it is read: at the limit it is accepted, one
+// byte past it is 413.
+func TestChunkedBodyLimit(t *testing.T) {
+	t.Parallel()
+	tg := newTestGateway(t, `
+webhooks: {max_payload_bytes: 300000}
+connections:
+  - {type: github, name: gh, signing_secret: s3cret}
+`)
+	for _, tt := range []struct {
+		size int
+		want int
+	}{{300000, http.StatusNoContent}, {300001, http.StatusRequestEntityTooLarge}, {10, http.StatusNoContent}} {
+		body := []byte(`{"p":"` + strings.Repeat("x", tt.size-8) + `"}`)
+		// A reader without a known length: the client sends it chunked.
+		req, _ := http.NewRequest(http.MethodPost, tg.ingest.URL+"/webhooks/github/gh", io.MultiReader(bytes.NewReader(body)))
+		req.Header = signedGitHub("s3cret", fmt.Sprint("chunked", tt.size), body)
+		if req.ContentLength != 0 {
+			t.Fatalf("request has a known length %d", req.ContentLength)
+		}
+		st, b := do(t, req)
+		if st != tt.want {
+			t.Fatalf("chunked body of %d bytes = %d %s, want %d", len(body), st, b, tt.want)
+		}
+	}
+	if n := tg.ingress.Limits.InflightBodyBytes(); n != 0 {
+		t.Fatalf("%d bytes still reserved", n)
+	}
+}

@@ -50,7 +50,7 @@ func (b *body) release() {
 	if b.pooled == nil {
 		return
 	}
-	if cap(b.b) <= maxPooledBody {
+	if b.b != nil && cap(b.b) <= maxPooledBody {
 		*b.pooled = b.b[:0]
 	}
 	bodyPool.Put(b.pooled)
@@ -83,29 +83,33 @@ func readBody(r *http.Request, limit int64, limits *Limits) (body, error) {
 	}
 	bd.pooled = bodyPool.Get().(*[]byte)
 	b := (*bd.pooled)[:0]
+	if r.ContentLength < 0 {
+		// A body of unknown length reserves what its buffer can hold.
+		if !limits.reserve(min(int64(cap(b)), target)) {
+			return bd, errOverBudget
+		}
+		bd.reserved = min(int64(cap(b)), target)
+	}
 	for {
-		if len(b) == cap(b) {
-			if int64(len(b)) >= target {
-				if r.ContentLength >= 0 {
-					break // the declared length arrived; net/http reads no further
-				}
-				// Unknown length and the limit reached: one byte more is too much.
-				var one [1]byte
-				n, err := io.ReadFull(r.Body, one[:])
-				if n > 0 {
-					bd.b = b
-					return bd, hookgate.Errorf(hookgate.ETooLarge, "body exceeds the limit of %d bytes", limit)
-				}
-				if err != nil && err != io.EOF {
-					bd.b = b
-					return bd, hookgate.Errorf(hookgate.EInvalid, "reading body: %v", err)
-				}
-				break
+		if int64(len(b)) >= target {
+			if r.ContentLength >= 0 {
+				break // the declared length arrived; net/http reads no further
 			}
-			grown := int64(max(2*cap(b), minBodyChunk))
-			grown = min(grown, target)
+			// Unknown length and the limit reached: one byte more is too much.
+			var one [1]byte
+			n, err := io.ReadFull(r.Body, one[:])
+			bd.b = b
+			if n > 0 {
+				return bd, hookgate.Errorf(hookgate.ETooLarge, "body exceeds the limit of %d bytes", limit)
+			}
+			if err != nil && err != io.EOF {
+				return bd, hookgate.Errorf(hookgate.EInvalid, "reading body: %v", err)
+			}
+			break
+		}
+		if len(b) == cap(b) {
+			grown := min(int64(max(2*cap(b), minBodyChunk)), target)
 			if r.ContentLength < 0 {
-				// A body of unknown length reserves what it holds.
 				if !limits.reserve(grown - bd.reserved) {
 					bd.b = b
 					return bd, errOverBudget
@@ -116,7 +120,8 @@ func readBody(r *http.Request, limit int64, limits *Limits) (body, error) {
 			copy(nb, b)
 			b = nb
 		}
-		n, err := r.Body.Read(b[len(b):cap(b)])
+		end := int(min(int64(cap(b)), target))
+		n, err := r.Body.Read(b[len(b):end])
 		b = b[:len(b)+n]
 		if err == io.EOF {
 			break
