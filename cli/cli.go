@@ -108,7 +108,7 @@ API on 127.0.0.1:8081, SQLite file hookgate.db in the working directory, and no
 connections until some are registered (hookgate connections add).
 
 The Go heap gets a soft limit of 128 MiB unless GOMEMLIMIT is set: request bodies
-(up to max_payload_bytes each, one per connection in flight) are short-lived, and
+(up to max_payload_bytes each, limits.inflight_body_bytes in all) are short-lived, and
 without a limit the garbage collector lets them pile up to twice the live heap.`,
 		Example: "  hookgate serve\n  HOOKGATE_ADMIN_TOKEN=s3cret hookgate serve --config hookgate.yaml\n  GOMEMLIMIT=512MiB hookgate serve --config hookgate.yaml",
 		Args:    cobra.NoArgs,
