@@ -23,6 +23,9 @@ const (
 	EReadOnly        = "read_only"
 	EAdminAuth       = "admin_unauthorized"
 	EUnsupportedType = "unsupported_media_type"
+	// EOverloaded: a shared ingress limit (bodies in flight, open
+	// connections) is reached; the sender should retry later.
+	EOverloaded = "overloaded"
 )
 
 // Error is hookgate's one error type: a machine code and a human message that
@@ -85,7 +88,7 @@ func ErrorStatus(err error) int {
 		return 413
 	case EUnsupportedType:
 		return 415
-	case EDisabled, EUnavailable:
+	case EDisabled, EUnavailable, EOverloaded:
 		return 503
 	}
 	return 500

@@ -31,6 +31,8 @@ type Store interface {
 	// is stored as StatusDuplicate with DuplicateOf set and no job. r.ID and
 	// r.ReceivedAt must be set; r.Status and r.DuplicateOf are updated. Any
 	// error means nothing was written and the caller must answer 503.
+	// Ingest does not keep r.Body once it returns: ingress reuses the bytes
+	// for the next request.
 	Ingest(ctx context.Context, r *Receipt, ttl time.Duration) (Transition, error)
 
 	// Record writes a receipt that is not a job (rejected, handshake).

@@ -130,8 +130,8 @@ for SQLite that file defaults to hookgate.key beside the database, created 0600 
 first start. PostgreSQL needs one of the two, the same on every instance.
 
 The Go heap gets a soft limit of 128 MiB unless GOMEMLIMIT is set: request bodies
-(up to max_payload_bytes each, one per connection in flight) are short-lived, and
-without a limit the garbage collector lets them pile up to twice the live heap.
+(up to max_payload_bytes each, limits.inflight_body_bytes in all) are short-lived,
+and without a limit the garbage collector lets them pile up to twice the live heap.
 
 HOOKGATE_ADMIN_TOKEN, when set, is the admin bearer token (it wins over
 admin.token). SIGHUP reloads tls.cert_file and tls.key_file: new connections get

@@ -5,6 +5,7 @@ package config
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"regexp"
@@ -26,6 +27,7 @@ type Config struct {
 	Storage        Storage                  `yaml:"storage"`
 	Webhooks       Webhooks                 `yaml:"webhooks"`
 	Dispatch       Dispatch                 `yaml:"dispatch"`
+	Limits         Limits                   `yaml:"limits"`
 	Log            Log                      `yaml:"log"`
 	Connections    []hookgate.Connection    `yaml:"connections,omitempty"`
 	Handlers       []hookgate.HandlerConfig `yaml:"handlers,omitempty"`
@@ -75,6 +77,25 @@ type Webhooks struct {
 	RetentionDays         int   `yaml:"retention_days"`
 }
 
+// MaxPayloadCap is the largest max_payload_bytes a server default or a
+// connection may set (SPEC §9): a body is held whole in memory until it is
+// verified and stored, so the setting bounds the memory of one request.
+const MaxPayloadCap = 64 << 20
+
+// Limits bound what ingress holds at once, across all requests (SPEC §9).
+// Past either, ingress answers 503 with Retry-After without reading the
+// body, and providers retry.
+type Limits struct {
+	// MaxConnections is the number of open connections of the public
+	// listener past which new connections are answered 503 (and past twice
+	// as many, closed unanswered).
+	MaxConnections int `yaml:"max_connections"`
+	// InflightBodyBytes is the budget of request body bytes ingress holds at
+	// once. A declared length is reserved before the body is read; a body
+	// of unknown length reserves as it arrives.
+	InflightBodyBytes int64 `yaml:"inflight_body_bytes"`
+}
+
 // Dispatch tunes the workers.
 type Dispatch struct {
 	// Workers is how many receipts are dispatched at once (fewer when their
@@ -116,8 +137,31 @@ func Default() *Config {
 			Lease:        hookgate.Duration(15e9),
 			PollInterval: hookgate.Duration(1e9),
 		},
+		Limits: Limits{
+			MaxConnections:    4096,
+			InflightBodyBytes: 256 << 20,
+		},
 		Log: Log{Level: "info", Format: "text"},
 	}
+}
+
+// Validate checks the server-wide settings that Parse cannot: values out of
+// range. `hookgate serve` and `hookgate config check` both refuse a file
+// through it (connections are checked when they are compiled).
+func (c *Config) Validate() error {
+	var errs []error
+	payloadOK := c.Webhooks.MaxPayloadBytes > 0 && c.Webhooks.MaxPayloadBytes <= MaxPayloadCap
+	if !payloadOK {
+		errs = append(errs, fmt.Errorf("webhooks.max_payload_bytes is %d: it must be between 1 and %d (64 MiB)", c.Webhooks.MaxPayloadBytes, MaxPayloadCap))
+	}
+	if c.Limits.MaxConnections < 0 {
+		errs = append(errs, fmt.Errorf("limits.max_connections is %d: it must be positive", c.Limits.MaxConnections))
+	}
+	if b := c.Limits.InflightBodyBytes; b < 0 || (payloadOK && b > 0 && b < c.Webhooks.MaxPayloadBytes) {
+		errs = append(errs, fmt.Errorf("limits.inflight_body_bytes is %d: it must be at least webhooks.max_payload_bytes (%d), or a body of that size could never be received",
+			b, c.Webhooks.MaxPayloadBytes))
+	}
+	return errors.Join(errs...)
 }
 
 // Load reads, expands and decodes a file over the defaults. It returns the
@@ -178,6 +222,12 @@ func (c *Config) fillDefaults() {
 	}
 	if c.Dispatch.PollInterval == 0 {
 		c.Dispatch.PollInterval = d.Dispatch.PollInterval
+	}
+	if c.Limits.MaxConnections == 0 {
+		c.Limits.MaxConnections = d.Limits.MaxConnections
+	}
+	if c.Limits.InflightBodyBytes == 0 {
+		c.Limits.InflightBodyBytes = d.Limits.InflightBodyBytes
 	}
 	if c.Log.Level == "" {
 		c.Log.Level = d.Log.Level

@@ -93,3 +93,39 @@ func TestExpand(t *testing.T) {
 		t.Errorf("missing = %v", missing)
 	}
 }
+
+// TestValidateLimits: out-of-range limits are refused, each naming its key;
+// zero takes the default.
+func TestValidateLimits(t *testing.T) {
+	tests := []struct {
+		yaml, key string
+	}{
+		{"webhooks: {max_payload_bytes: 67108865}", "webhooks.max_payload_bytes"},
+		{"webhooks: {max_payload_bytes: -5}", "webhooks.max_payload_bytes"},
+		{"limits: {max_connections: -1}", "limits.max_connections"},
+		{"limits: {inflight_body_bytes: -1}", "limits.inflight_body_bytes"},
+		{"limits: {inflight_body_bytes: 1000}", "limits.inflight_body_bytes"},
+		{"", ""},
+		{"limits: {max_connections: 0, inflight_body_bytes: 0}", ""},
+		{"webhooks: {max_payload_bytes: 67108864}\nlimits: {inflight_body_bytes: 67108864}", ""},
+	}
+	for _, tt := range tests {
+		cfg, _, err := Parse([]byte(tt.yaml))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = cfg.Validate()
+		if tt.key == "" {
+			if err != nil {
+				t.Errorf("%q: %v", tt.yaml, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tt.key) {
+			t.Errorf("%q: err = %v, want one naming %s", tt.yaml, err, tt.key)
+		}
+	}
+	if d := Default(); d.Limits.MaxConnections != 4096 || d.Limits.InflightBodyBytes != 256<<20 {
+		t.Fatalf("defaults = %+v", d.Limits)
+	}
+}

@@ -80,6 +80,9 @@ func (g *Gateway) compile(cfg *config.Config, stored []*hookgate.Connection) (*s
 	all = append(all, stored...)
 	for _, c := range all {
 		ep, err := compileConnection(&cfg.Webhooks, s.handlers, c)
+		if err == nil && cfg.Limits.InflightBodyBytes > 0 && ep.MaxPayload > cfg.Limits.InflightBodyBytes {
+			err = fmt.Errorf("max_payload_bytes %d exceeds limits.inflight_body_bytes %d: a body that size could never be received", ep.MaxPayload, cfg.Limits.InflightBodyBytes)
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("connection %q: %w", c.Name, err))
 			continue
@@ -231,6 +234,7 @@ func compileConnection(wh *config.Webhooks, handlers map[string]*compiledHandler
 		ep.NonceBody = preset.NonceBody
 	}
 	ep.AllowEmptyBody = preset.EmptyBody
+	ep.HandshakeAfterAuth = preset.HandshakeAfterAuth
 	ep.AllowArrayBody = preset.ArrayBody
 	if ep.AllowedIPs, err = ingress.ParsePrefixes(c.AllowedIPs); err != nil {
 		return nil, fmt.Errorf("allowed_ips: %w", err)
@@ -246,8 +250,11 @@ func compileConnection(wh *config.Webhooks, handlers map[string]*compiledHandler
 	if c.IdempotencyTTL != nil {
 		ep.IdempotencyTTL = time.Duration(*c.IdempotencyTTL) * time.Second
 	}
-	if ep.MaxPayload <= 0 || ep.IdempotencyTTL <= 0 || replay <= 0 {
-		return nil, fmt.Errorf("max_payload_bytes, idempotency_ttl_seconds and replay_window_seconds must be positive")
+	if ep.MaxPayload <= 0 || ep.MaxPayload > config.MaxPayloadCap {
+		return nil, fmt.Errorf("max_payload_bytes is %d: it must be between 1 and %d (64 MiB)", ep.MaxPayload, config.MaxPayloadCap)
+	}
+	if ep.IdempotencyTTL <= 0 || replay <= 0 {
+		return nil, fmt.Errorf("idempotency_ttl_seconds and replay_window_seconds must be positive")
 	}
 	if err := rules.ValidateSource(ep.EventType); err != nil {
 		return nil, fmt.Errorf("event_type: %w", err)

@@ -77,6 +77,9 @@ type Gateway struct {
 // New opens storage (running migrations) and compiles the configuration.
 // Any invalid connection or handler in cfg is an error: hookgate fails closed.
 func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid configuration: %w", err)
+	}
 	g := &Gateway{
 		cfg:        cfg,
 		logger:     opts.Logger,
@@ -157,6 +160,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 		Proxies:       proxies,
 		PublicBaseURL: publicBase,
 		Observer:      g.metrics,
+		Limits:        ingress.NewLimits(cfg.Limits.InflightBodyBytes, cfg.Limits.MaxConnections),
 	}
 	g.ingress.LearnSecret = g.learnSecret
 	g.bus.Observe(g.metrics.ObserveTransition)
@@ -203,6 +207,9 @@ func (g *Gateway) rebuildLocked(ctx context.Context) error {
 func Check(cfg *config.Config) error {
 	g := &Gateway{cfg: cfg, logger: slog.New(slog.DiscardHandler), now: time.Now, httpClient: http.DefaultClient}
 	_, errs := g.compile(cfg, nil)
+	if err := cfg.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	if _, _, err := network(cfg); err != nil {
 		errs = append(errs, err)
 	}

@@ -67,8 +67,11 @@ func loopbackOnly(addr string) bool {
 // two with Options.NoDispatch) until ctx is cancelled, then shuts down gracefully: listeners stop accepting, requests
 // in flight finish, dispatch in flight completes.
 func (g *Gateway) Serve(ctx context.Context, ls *Listeners) error {
+	// The connection limit counts the public listener's connections.
+	ls = &Listeners{Public: g.ingress.Limits.Listener(ls.Public), Admin: ls.Admin}
 	pub := &http.Server{
 		Handler:           g.Ingress(),
+		ConnContext:       g.ingress.Limits.ConnContext,
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,

@@ -11,7 +11,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -46,6 +45,10 @@ type Endpoint struct {
 	// HandshakeMethods are the methods it arrives with, allowed besides POST.
 	Handshake        verify.Handshake
 	HandshakeMethods []string
+	// HandshakeAfterAuth says the handshake is signed like any delivery
+	// (verify.Preset.HandshakeAfterAuth): it is asked for only once the
+	// request verified, so no unsigned body is ever inspected.
+	HandshakeAfterAuth bool
 	// NonceHeader is the delivery id header, or several joined by "+".
 	// NonceExplicit says the connection set it itself: it then wins over the
 	// nonce the scheme signs (verify.Result.Nonce), which otherwise wins
@@ -129,6 +132,9 @@ type Server struct {
 	// the answer is 503 with Retry-After. Zero means 1 per second, burst 20.
 	HandshakeRate  rate.Limit
 	HandshakeBurst int
+	// Limits bounds the request bodies in flight and the open connections
+	// across all requests (SPEC §9); nil bounds neither.
+	Limits *Limits
 
 	limiters sync.Map // connection name → *rate.Limiter
 }
@@ -182,6 +188,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	if s.Limits != nil && overConnections(r.Context()) {
+		s.overloaded(w, r, nil, hookgate.Errorf(hookgate.EOverloaded, "too many open connections; retry later"))
+		return
+	}
 	ep, err := s.Dir.Lookup(r.URL.Path)
 	if err != nil {
 		if r.Method == http.MethodGet {
@@ -220,28 +230,31 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, ep, hookgate.Errorf(hookgate.EForbidden, "sender address is not in this connection's allowed_ips"))
 		return
 	}
-	body, err := readBody(w, r, ep.MaxPayload)
+	bd, err := readBody(r, ep.MaxPayload, s.Limits)
+	defer bd.release()
 	if err != nil {
-		if hookgate.ErrorCode(err) == hookgate.ETooLarge {
+		switch {
+		case err == errOverBudget:
+			s.overloaded(w, r, ep, err)
+			return
+		case hookgate.ErrorCode(err) == hookgate.ETooLarge:
+			// The rest of the body is not read: the connection cannot be reused.
+			w.Header().Set("Connection", "close")
 			s.reject(r, ep, now, ReasonPayloadTooLarge, nil, nil, "")
 		}
 		s.fail(w, r, ep, err)
 		return
 	}
+	body := bd.b
 
 	public := s.Proxies.PublicURL(r, ep.PublicURL, s.PublicBaseURL)
 	vreq := &verify.Request{Method: r.Method, URL: public, Header: r.Header, Body: body, Now: now}
-	if ep.Handshake != nil {
+	if ep.Handshake != nil && !ep.HandshakeAfterAuth {
 		// SPEC §2 check 5: a handshake is answered as the provider requires,
-		// before the normal signature check (a signed handshake is verified
-		// by the handshake itself).
-		resp, handled, err := ep.Handshake(ep.AuthConfig(), vreq)
-		if handled {
-			if err != nil {
-				s.verificationFailed(w, r, ep, now, err, body)
-				return
-			}
-			s.answerHandshake(w, r, ep, now, body, resp)
+		// before the normal signature check. These handshakes are unsigned
+		// (or carry their own token) and are recognised by method, query or
+		// header, never by parsing the unverified body.
+		if s.handshake(w, r, ep, now, &bd, vreq) {
 			return
 		}
 	}
@@ -253,14 +266,19 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if ep.Verifier == nil {
 		// The body is kept: once the secret is set, the receipt can be admitted.
-		s.reject(r, ep, now, ReasonSecretNotSet, nil, body, "")
+		s.reject(r, ep, now, ReasonSecretNotSet, nil, bd.detach(), "")
 		s.fail(w, r, ep, hookgate.Errorf(hookgate.EUnauthorized,
 			"this connection has no signing secret yet: it awaits the provider's handshake or a secret added through the admin API"))
 		return
 	}
 	res, err := ep.Verifier.Verify(vreq)
 	if err != nil {
-		s.verificationFailed(w, r, ep, now, err, body)
+		s.verificationFailed(w, r, ep, now, err, bd.detach())
+		return
+	}
+	if ep.HandshakeAfterAuth && s.handshake(w, r, ep, now, &bd, vreq) {
+		// A signed handshake (Slack, Zoom, Discord), recognised in the
+		// verified body.
 		return
 	}
 
@@ -286,6 +304,29 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.Logger.Debug("webhook accepted", "connection", conn.Name, "receipt", rc.ID,
 		"event_type", rc.EventType, "status", rc.Status)
 	s.succeed(w, ep, rc)
+}
+
+// handshake answers the request if it is the provider's handshake, and
+// reports whether it was.
+func (s *Server) handshake(w http.ResponseWriter, r *http.Request, ep *Endpoint, now time.Time, bd *body, vreq *verify.Request) bool {
+	resp, handled, err := ep.Handshake(ep.AuthConfig(), vreq)
+	if !handled {
+		return false
+	}
+	if err != nil {
+		s.verificationFailed(w, r, ep, now, err, bd.detach())
+		return true
+	}
+	s.answerHandshake(w, r, ep, now, bd.detach(), resp)
+	return true
+}
+
+// overloaded answers 503 with Retry-After when a shared limit is reached,
+// and closes the connection: the body is not read.
+func (s *Server) overloaded(w http.ResponseWriter, r *http.Request, ep *Endpoint, err error) {
+	w.Header().Set("Retry-After", overloadRetryAfter)
+	w.Header().Set("Connection", "close")
+	s.fail(w, r, ep, err)
 }
 
 // verificationFailed answers a failed authentication (401, or 409 for a
@@ -487,36 +528,6 @@ func (ep *Endpoint) Accept(h http.Header, body []byte, res verify.Result) (*hook
 		rc.Status = hookgate.StatusFiltered
 	}
 	return rc, nil
-}
-
-// readBody reads at most limit bytes. A declared or actual length above the
-// limit is ETooLarge; nothing beyond limit+1 bytes is ever buffered.
-func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
-	if r.ContentLength > limit {
-		return nil, hookgate.Errorf(hookgate.ETooLarge, "body of %d bytes exceeds the limit of %d bytes", r.ContentLength, limit)
-	}
-	var (
-		b   []byte
-		err error
-	)
-	if n := r.ContentLength; n >= 0 {
-		// The declared length is known and within the limit: one
-		// allocation of exactly that size, instead of ReadAll's doubling
-		// (which for a 1 MiB body allocates and copies about 2 MiB). A
-		// shorter body is an error; a longer one is cut by MaxBytesReader.
-		b = make([]byte, n)
-		_, err = io.ReadFull(http.MaxBytesReader(w, r.Body, limit), b)
-	} else {
-		b, err = io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	}
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, hookgate.Errorf(hookgate.ETooLarge, "body exceeds the limit of %d bytes", limit)
-		}
-		return nil, hookgate.Errorf(hookgate.EInvalid, "reading body: %v", err)
-	}
-	return b, nil
 }
 
 // nonce picks the delivery id (SPEC §2): the connection's own nonce_header,

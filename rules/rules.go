@@ -60,6 +60,9 @@ func ParseEnvelope(contentType string, body []byte) (Envelope, error) {
 	if trimmed[0] != '{' {
 		return Envelope{}, hookgate.Errorf(hookgate.EMalformed, "body must be a JSON object, not %s", jsonKind(trimmed[0]))
 	}
+	if tooDeep(trimmed, MaxDepth) {
+		return Envelope{}, errTooDeep
+	}
 	if !gjson.ValidBytes(body) {
 		return Envelope{}, malformedJSON(body, "object")
 	}
@@ -71,6 +74,9 @@ func ParseEnvelope(contentType string, body []byte) (Envelope, error) {
 // element must be an object, and the first element is the envelope (event
 // type and nonce come from it).
 func ParseBatch(body []byte) (Envelope, error) {
+	if tooDeep(body, MaxDepth) {
+		return Envelope{}, errTooDeep
+	}
 	if !gjson.ValidBytes(body) {
 		return Envelope{}, malformedJSON(body, "array")
 	}
@@ -102,6 +108,9 @@ func ParseBatch(body []byte) (Envelope, error) {
 	}
 	return Envelope{json: first}, nil
 }
+
+// errTooDeep refuses a body nested deeper than MaxDepth (SPEC §4.4: 400).
+var errTooDeep = hookgate.Errorf(hookgate.EMalformed, "body nests JSON arrays and objects more than %d levels deep", MaxDepth)
 
 // isForm reports whether a Content-Type names a form-encoded body (the media
 // type, case-insensitive, before any parameters), without the allocations

@@ -4,13 +4,14 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/big"
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/tidwall/gjson"
 )
 
 // ed25519Scheme is an Ed25519 signature over the timestamp header's value
@@ -234,10 +235,10 @@ func (ed25519Scheme) Sign(cfg *Config, req *Request, secret Secret) error {
 //     object, and is a normal delivery.)
 //     https://discord.com/developers/docs/events/webhook-events#preparing-for-events
 //
-// Discord asks for a valid Content-Type on both answers. The body's type is
-// read before the signature is checked, as zoomHandshake does, so that
-// ordinary deliveries are verified once; nothing is answered before the
-// signature verifies.
+// Discord asks for a valid Content-Type on both answers. Ingress asks only
+// about requests that verified (HandshakeAfterAuth), so an unsigned body is
+// never inspected; the signature is checked here again, for a PING only,
+// so that nothing is answered before it verifies whoever the caller is.
 func discordHandshake(cfg *Config, req *Request) (*HandshakeResponse, bool, error) {
 	if req.Method != http.MethodPost {
 		return nil, false, nil
@@ -264,21 +265,16 @@ const (
 	discordEventPing
 )
 
-// discordPing reports whether body is one of Discord's PINGs.
+// discordPing reports whether body is one of Discord's PINGs. It is asked
+// only about verified bodies (Preset.HandshakeAfterAuth), with bounded
+// lookups rather than a decode.
 func discordPing(body []byte) (discordPingKind, bool) {
-	if !bytes.Contains(body, []byte(`"type"`)) {
+	if !bytes.HasPrefix(bytes.TrimLeft(body, " \t\r\n"), []byte("{")) {
 		return 0, false
 	}
-	var b struct {
-		Type  json.RawMessage `json:"type"`
-		Event json.RawMessage `json:"event"`
-	}
-	if json.Unmarshal(body, &b) != nil {
-		return 0, false
-	}
-	switch string(b.Type) {
+	switch gjson.GetBytes(body, "type").Raw {
 	case "1":
-		if b.Event == nil {
+		if !gjson.GetBytes(body, "event").Exists() {
 			return discordInteractionPing, true
 		}
 	case "0":
@@ -294,13 +290,14 @@ func init() {
 		// application command, 3 component, …), or for webhook events
 		// "1.<event type>" (e.g. 1.APPLICATION_AUTHORIZED).
 		Type: "discord", Auth: "ed25519",
-		SignatureHeader:  discordSignature,
-		TimestampHeader:  discordTimestamp,
-		NonceBody:        "id",
-		EventType:        "body:type+body:event.type",
-		Handshake:        discordHandshake,
-		HandshakeMethods: []string{http.MethodPost},
-		Doc:              "https://discord.com/developers/docs/interactions/overview#setting-up-an-endpoint",
+		SignatureHeader:    discordSignature,
+		TimestampHeader:    discordTimestamp,
+		NonceBody:          "id",
+		EventType:          "body:type+body:event.type",
+		Handshake:          discordHandshake,
+		HandshakeMethods:   []string{http.MethodPost},
+		HandshakeAfterAuth: true,
+		Doc:                "https://discord.com/developers/docs/interactions/overview#setting-up-an-endpoint",
 	})
 }
 

@@ -85,7 +85,9 @@ func (s v0Scheme) Sign(cfg *Config, req *Request, secret Secret) error {
 
 // slackHandshake answers the Events API url_verification request: a signed
 // POST whose JSON body has "type":"url_verification" is answered 200 with
-// the challenge as text/plain, after its signature is verified.
+// the challenge as text/plain, after its signature is verified. Ingress
+// asks only about requests that verified (HandshakeAfterAuth); the check
+// here, for a url_verification only, keeps the function safe on its own.
 // https://api.slack.com/events/url_verification
 func slackHandshake(cfg *Config, req *Request) (*HandshakeResponse, bool, error) {
 	if req.Method != http.MethodPost {
@@ -111,12 +113,13 @@ func init() {
 		// "event_id"); slash commands and interactivity are form-encoded
 		// and carry neither, so they fall back to the body checksum.
 		Type: "slack", Auth: "slack",
-		SignatureHeader:  "X-Slack-Signature",
-		TimestampHeader:  "X-Slack-Request-Timestamp",
-		NonceBody:        "event_id",
-		EventType:        "body:type",
-		Handshake:        slackHandshake,
-		HandshakeMethods: []string{http.MethodPost},
-		Doc:              "https://api.slack.com/authentication/verifying-requests-from-slack",
+		SignatureHeader:    "X-Slack-Signature",
+		TimestampHeader:    "X-Slack-Request-Timestamp",
+		NonceBody:          "event_id",
+		EventType:          "body:type",
+		Handshake:          slackHandshake,
+		HandshakeMethods:   []string{http.MethodPost},
+		HandshakeAfterAuth: true,
+		Doc:                "https://api.slack.com/authentication/verifying-requests-from-slack",
 	})
 }

@@ -180,6 +180,12 @@ type Preset struct {
 	// arrives with (POST is always allowed for deliveries).
 	Handshake        Handshake
 	HandshakeMethods []string
+	// HandshakeAfterAuth says the handshake is signed with the connection's
+	// own scheme and recognised by its body (Slack, Zoom, Discord): the
+	// caller asks Handshake only once the request verified, so that no
+	// unsigned body is ever parsed (SPEC §9). Other handshakes are asked
+	// first and must recognise themselves by method, query or header.
+	HandshakeAfterAuth bool
 	// Doc is the provider documentation the preset follows.
 	Doc string
 }

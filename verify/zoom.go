@@ -8,7 +8,9 @@ import (
 // zoomHandshake answers Zoom's endpoint.url_validation: a signed POST whose
 // body is {"event":"endpoint.url_validation","payload":{"plainToken":…}} is
 // answered with {"plainToken": …, "encryptedToken": hex HMAC-SHA256(secret,
-// plainToken)}, keyed with the secret that verified the request.
+// plainToken)}, keyed with the secret that verified the request. Ingress
+// asks only about requests that verified (HandshakeAfterAuth), so an
+// unsigned body is never inspected.
 // https://developers.zoom.us/docs/api/webhooks/#validate-your-webhook-endpoint
 func zoomHandshake(cfg *Config, req *Request) (*HandshakeResponse, bool, error) {
 	if req.Method != http.MethodPost {
@@ -42,11 +44,12 @@ func init() {
 		// Zoom sends no delivery id header; the body has "event" and
 		// "event_ts" (milliseconds).
 		Type: "zoom", Auth: "zoom",
-		SignatureHeader:  "x-zm-signature",
-		TimestampHeader:  "x-zm-request-timestamp",
-		EventType:        "body:event",
-		Handshake:        zoomHandshake,
-		HandshakeMethods: []string{http.MethodPost},
-		Doc:              "https://developers.zoom.us/docs/api/webhooks/#verify-webhook-events",
+		SignatureHeader:    "x-zm-signature",
+		TimestampHeader:    "x-zm-request-timestamp",
+		EventType:          "body:event",
+		Handshake:          zoomHandshake,
+		HandshakeMethods:   []string{http.MethodPost},
+		HandshakeAfterAuth: true,
+		Doc:                "https://developers.zoom.us/docs/api/webhooks/#verify-webhook-events",
 	})
 }
