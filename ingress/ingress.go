@@ -129,8 +129,13 @@ type Server struct {
 	// the answer is 503 with Retry-After. Zero means 1 per second, burst 20.
 	HandshakeRate  rate.Limit
 	HandshakeBurst int
+	// RejectLogInterval is how often a connection under a stream of
+	// rejections logs their count (rejectlog.go); zero means
+	// DefaultRejectLogInterval.
+	RejectLogInterval time.Duration
 
-	limiters sync.Map // connection name → *rate.Limiter
+	limiters   sync.Map // connection name → *rate.Limiter
+	rejections rejectLog
 }
 
 // Reason codes of receipts rejected by ingress itself (verification failures
@@ -594,7 +599,7 @@ func storedHeaders(h http.Header, redact []string) http.Header {
 // when set, is a credential the request carried that must not be stored.
 func (s *Server) reject(r *http.Request, ep *Endpoint, now time.Time, reason string, trace *verify.Trace, body []byte, secret string) {
 	conn := ep.Conn
-	s.Logger.Warn("webhook rejected", "connection", conn.Name, "reason", reason, "remote", r.RemoteAddr)
+	s.rejections.note(s.Logger, s.RejectLogInterval, conn.Name, reason, r.RemoteAddr)
 	if !s.limiter(conn.Name).AllowN(now, 1) {
 		return
 	}
