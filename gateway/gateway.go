@@ -64,6 +64,7 @@ type Gateway struct {
 	noDispatch bool
 	ingress    *ingress.Server
 	metrics    *metrics.Metrics
+	maint      *maintenance // prune.go
 
 	mu    sync.Mutex // serialises connection changes and rebuilds
 	funcs map[string]hookgate.Sender
@@ -146,6 +147,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 		Observer:      g.metrics,
 	}
 	g.ingress.LearnSecret = g.learnSecret
+	g.maint = newMaintenance(g.metrics.Registry)
+	g.ingress.OnRejected = g.maint.rejected
 	g.bus.Observe(g.metrics.ObserveTransition)
 	if err := g.rebuild(ctx); err != nil {
 		g.Close()
@@ -326,23 +329,6 @@ func (g *Gateway) Run(ctx context.Context) error {
 	err := g.dispatcher.Run(ctx)
 	wg.Wait()
 	return err
-}
-
-func (g *Gateway) pruneLoop(ctx context.Context) {
-	t := time.NewTicker(10 * time.Minute)
-	defer t.Stop()
-	for {
-		if n, err := g.store.PruneIdempotencyKeys(ctx, g.now()); err != nil && ctx.Err() == nil {
-			g.logger.Error("prune idempotency keys", "err", err)
-		} else if n > 0 {
-			g.logger.Info("pruned expired idempotency keys", "count", n)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
 }
 
 // Metrics returns the gateway's metrics (served at /metrics on the admin listener).
