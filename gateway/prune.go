@@ -40,6 +40,10 @@ const recordedHeadersMax = 8 << 10
 const (
 	rejectedEvery  = 5 * time.Second
 	retentionEvery = 10 * time.Minute
+	// rejectedSweepEvery is how often every active connection gets a pass,
+	// with or without rejections seen here: on PostgreSQL another instance
+	// (one serving ingress only, NoDispatch) may have recorded them.
+	rejectedSweepEvery = time.Minute
 )
 
 // maintenance is the gateway's pruning state.
@@ -108,20 +112,25 @@ func (g *Gateway) pruneLoop(ctx context.Context) {
 }
 
 // rejectedLoop enforces the rejected budgets of connections with new
-// rejections. At start every active connection gets a pass, for what a
-// previous process recorded after its last one.
+// rejections. At start, and every rejectedSweepEvery, every active
+// connection gets a pass, for what a previous process or another instance
+// recorded.
 func (g *Gateway) rejectedLoop(ctx context.Context) {
 	m := g.maint
-	m.mu.Lock()
-	for _, c := range g.Connections() {
-		if _, ok := m.pending[c.Name]; !ok {
-			m.pending[c.Name] = 0
-		}
-	}
-	m.mu.Unlock()
 	t := time.NewTicker(rejectedEvery)
 	defer t.Stop()
+	var swept time.Time
 	for {
+		if time.Since(swept) >= rejectedSweepEvery {
+			m.mu.Lock()
+			for _, c := range g.Connections() {
+				if _, ok := m.pending[c.Name]; !ok {
+					m.pending[c.Name] = 0
+				}
+			}
+			m.mu.Unlock()
+			swept = time.Now()
+		}
 		g.PruneRejected(ctx)
 		select {
 		case <-ctx.Done():
