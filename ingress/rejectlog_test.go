@@ -104,8 +104,13 @@ func TestRejectLogTimerFlushes(t *testing.T) {
 	var l rejectLog
 	t.Cleanup(l.stop)
 	for range 3 {
-		l.note(logger, time.Millisecond, "a", "signature_mismatch", "")
+		l.note(logger, time.Hour, "a", "signature_mismatch", "")
 	}
+	// The window's timer fires now rather than in an hour (a short interval
+	// could fire between the notes and close the window early).
+	l.mu.Lock()
+	l.windows["a"].timer.Reset(time.Millisecond)
+	l.mu.Unlock()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if got := h.lines(); len(got) >= 2 {
