@@ -33,7 +33,10 @@ type Store interface {
 	// error means nothing was written and the caller must answer 503.
 	Ingest(ctx context.Context, r *Receipt, ttl time.Duration) (Transition, error)
 
-	// Record writes a receipt that is not a job (rejected, handshake).
+	// Record writes a receipt that is not a job (rejected, handshake). Its
+	// headers are capped (1 KiB a value, 8 KiB in all), and recording it is
+	// one insert, whatever the connection holds already (PruneRejected
+	// enforces the budget later). r.Headers is set to what was stored.
 	Record(ctx context.Context, r *Receipt) (Transition, error)
 
 	// Receipt returns one receipt with its attempts and history, or an error
@@ -102,6 +105,7 @@ type Store interface {
 type RejectedBudget struct {
 	// Bytes bounds the stored headers and bodies of the connection's newest
 	// rejected receipts, in all; older ones keep only their reason and trace.
+	// Zero keeps none.
 	Bytes int64
 	// Receipts bounds how many rejected receipts the connection keeps at
 	// all; older ones are deleted. Zero keeps every one.
