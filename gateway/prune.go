@@ -16,7 +16,7 @@ import (
 //
 //   - Rejected receipts: ingress records a rejection with one insert and
 //     tells the gateway (rejected). A connection with new rejections is
-//     brought within its budget (DefaultRejectedBudget) within
+//     brought within its budget (rejectedBytes, rejectedReceipts) within
 //     rejectedEvery, or at once when what it recorded since its last pass
 //     passes a quarter of its byte budget, so the budget is overshot by a
 //     bounded amount between passes.
@@ -24,14 +24,17 @@ import (
 //     webhooks.retention_days, and expired idempotency keys, every
 //     retentionEvery.
 
-// DefaultRejectedBudget bounds what one connection's rejected receipts keep:
-// the headers and bodies of the newest of them within 16 MiB, and the newest
-// 10,000 of them at all (a rejected receipt without headers and body is
-// about 1 KiB with its trace and index entries, so 10 MiB more). At the
-// default recording rate of ingress (10 a second per connection) that is the
-// last quarter of an hour of a forged flood; the rest is counted in metrics
-// and in the aggregated log lines.
-var DefaultRejectedBudget = hookgate.RejectedBudget{Bytes: 16 << 20, Receipts: 10000}
+// The budget of one connection's rejected receipts: the headers and bodies
+// of the newest of them within rejectedBytes, and the newest rejectedReceipts
+// of them at all (a rejected receipt without headers and body is roughly 1 KiB
+// with its trace and index entries, so 10 MiB more). At the default recording
+// rate of ingress (10 a second per connection) that is the last quarter of an
+// hour of a forged flood; the rest is counted in metrics and in the
+// aggregated log lines.
+const (
+	rejectedBytes    = 16 << 20
+	rejectedReceipts = 10000
+)
 
 // recordedHeadersMax is what a rejected receipt's headers count for at most
 // before the pass reads their real size (store caps them at 8 KiB).
@@ -61,7 +64,7 @@ type maintenance struct {
 
 func newMaintenance(reg prometheus.Registerer) *maintenance {
 	m := &maintenance{
-		budget:  DefaultRejectedBudget,
+		budget:  hookgate.RejectedBudget{Bytes: rejectedBytes, Receipts: rejectedReceipts},
 		pending: map[string]int64{},
 		kick:    make(chan struct{}, 1),
 		pruned: prometheus.NewCounterVec(prometheus.CounterOpts{
