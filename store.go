@@ -35,7 +35,10 @@ type Store interface {
 	// for the next request.
 	Ingest(ctx context.Context, r *Receipt, ttl time.Duration) (Transition, error)
 
-	// Record writes a receipt that is not a job (rejected, handshake).
+	// Record writes a receipt that is not a job (rejected, handshake). Its
+	// headers are capped (1 KiB a value, 8 KiB in all), and recording it is
+	// one insert, whatever the connection holds already (PruneRejected
+	// enforces the budget later). r.Headers is set to what was stored.
 	Record(ctx context.Context, r *Receipt) (Transition, error)
 
 	// Receipt returns one receipt with its attempts and history, or an error
@@ -86,9 +89,19 @@ type Store interface {
 	// that is not rejected, or whose body was not kept (EConflict).
 	Admit(ctx context.Context, r *Receipt, now time.Time, ttl time.Duration) (Transition, error)
 
-	// PruneRejectedBodies keeps the newest rejected bodies of a connection
-	// within budget bytes and drops the bodies of older ones.
-	PruneRejectedBodies(ctx context.Context, connection string, budget int64) (int64, error)
+	// PruneRejected brings a connection's rejected receipts within b, oldest
+	// first: receipts beyond b.Receipts are deleted, and the headers and
+	// bodies beyond b.Bytes are dropped (the receipt, its reason and trace
+	// stay). It runs in short transactions of a few hundred rows, off the
+	// request path: recording a rejection (Record) never pays for it. It
+	// returns how many receipts lost their headers and body, and how many
+	// were deleted.
+	PruneRejected(ctx context.Context, connection string, b RejectedBudget) (dropped, deleted int64, err error)
+
+	// PruneReceipts deletes receipts received before before that are done
+	// with dispatch (no job pending, no lease, not held), with their bodies,
+	// attempts and history, in short transactions of a few hundred rows.
+	PruneReceipts(ctx context.Context, before time.Time) (int64, error)
 
 	// PruneIdempotencyKeys deletes keys that expired before now.
 	PruneIdempotencyKeys(ctx context.Context, now time.Time) (int64, error)
@@ -102,6 +115,18 @@ type Store interface {
 	// Ping checks that storage answers (readiness).
 	Ping(ctx context.Context) error
 	Close() error
+}
+
+// RejectedBudget bounds what one connection's rejected receipts keep, so that
+// a flood of forged requests cannot fill the disk (SPEC §9).
+type RejectedBudget struct {
+	// Bytes bounds the stored headers and bodies of the connection's newest
+	// rejected receipts, in all; older ones keep only their reason and trace.
+	// Zero keeps none.
+	Bytes int64
+	// Receipts bounds how many rejected receipts the connection keeps at
+	// all; older ones are deleted. Zero keeps every one.
+	Receipts int
 }
 
 // ReceiptFilter selects receipts for listing.

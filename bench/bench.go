@@ -88,6 +88,10 @@ type Config struct {
 	// shows what durability itself costs on the machine, apart from what
 	// hookgate adds to it.
 	DurableBaseline bool
+	// RetentionPrune runs the store's retention pruning throughout, with a
+	// retention of zero, every 100 ms (prune.go), so that ingest is measured
+	// while pruning deletes as many receipts as it can.
+	RetentionPrune bool
 	// Progress receives one line per run; nil discards.
 	Progress io.Writer
 	// TempDir holds the SQLite file; empty uses os.TempDir.
@@ -237,6 +241,8 @@ type Report struct {
 	PeakRSSBytes int64 `json:"peak_rss_bytes"`
 	// GroupCommit is the mean number of writes per commit, when known.
 	WritesPerCommit float64 `json:"writes_per_commit,omitempty"`
+	// RetentionPrune is what the pruning loop did (Config.RetentionPrune).
+	RetentionPrune *RetentionPrune `json:"retention_prune,omitempty"`
 }
 
 // BenchSecret signs the deliveries to the in-process gateway and baseline.
@@ -286,6 +292,13 @@ func Bench(ctx context.Context, cfg Config) (*Report, error) {
 	rep.ConcurrentDispatch = cfg.ConcurrentDispatch || gw == nil
 	if gw != nil && cfg.ConcurrentDispatch {
 		gw.startDispatch()
+	}
+	if gw != nil && cfg.RetentionPrune {
+		p := startRetentionPrune(gw.gw.Store())
+		defer func() {
+			p.close()
+			rep.RetentionPrune = &RetentionPrune{ReceiptsPruned: p.pruned.Load(), KeysPruned: p.keys.Load(), Passes: p.passes.Load()}
+		}()
 	}
 	var drainRates []float64
 	for i := range cfg.Runs {

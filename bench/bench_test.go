@@ -178,3 +178,20 @@ func TestSeed(t *testing.T) {
 		}
 	}
 }
+
+// TestBenchRetentionPrune checks that --retention-prune deletes the receipts
+// the runs delivered while the later runs ingest, and reports it.
+func TestBenchRetentionPrune(t *testing.T) {
+	rep, err := Bench(context.Background(), Config{Concurrency: 4, BodySize: 512, Duration: 300 * time.Millisecond,
+		Runs: 2, DispatchDuration: -1, RetentionPrune: true, TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := rep.RetentionPrune
+	if p == nil || p.Passes == 0 || p.ReceiptsPruned == 0 {
+		t.Fatalf("retention pruning not run or not reported: %+v", p)
+	}
+	if delivered := rep.Gateway[0].Requests; p.ReceiptsPruned < delivered {
+		t.Errorf("pruned %d receipts, fewer than the %d the first run delivered", p.ReceiptsPruned, delivered)
+	}
+}

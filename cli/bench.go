@@ -98,6 +98,7 @@ secret is --secret); dispatch is not measured then.`,
 	f.BoolVar(&cfg.ConcurrentDispatch, "concurrent-dispatch", false, "keep the dispatcher delivering during the timed ingest runs")
 	f.BoolVar(&cfg.DurableBaseline, "durable-baseline", false, "also measure the baseline receiver keeping each delivery in a log flushed before its answer (group commit, no database): what durability alone costs on this machine")
 	f.BoolVar(&cfg.Incompressible, "incompressible", false, "random bodies, which storage cannot compress")
+	f.BoolVar(&cfg.RetentionPrune, "retention-prune", false, "prune receipts past retention throughout (retention zero: every delivered receipt, every 100 ms), to measure ingest while pruning runs")
 	f.DurationVar(&cfg.DrainTimeout, "drain-timeout", 2*time.Minute, "how long to wait for the dispatch queue to empty after a gateway run")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	f.IntVar(&seed, "seed-receipts", 0, "instead of measuring, fill --storage-url with this many delivered receipts over 10 connections (for idle-memory and search measurements)")
@@ -136,6 +137,9 @@ func printBench(w io.Writer, r *bench.Report) {
 	}
 	if r.Compression > 0 {
 		fmt.Fprintf(w, "bodies stored compressed:    %.2f:1\n", r.Compression)
+	}
+	if p := r.RetentionPrune; p != nil {
+		fmt.Fprintf(w, "retention pruning:           %d receipts and %d expired keys deleted in %d passes\n", p.ReceiptsPruned, p.KeysPruned, p.Passes)
 	}
 	if d := r.Dispatch; d != nil {
 		drained := fmt.Sprintf("drained %.2fs after the load stopped", d.DrainSeconds)

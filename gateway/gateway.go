@@ -66,6 +66,7 @@ type Gateway struct {
 	ingress    *ingress.Server
 	metrics    *metrics.Metrics
 	cert       *certificate // nil without tls
+	maint      *maintenance // prune.go
 
 	mu    sync.Mutex // serialises connection changes, rebuilds and key rotation
 	funcs map[string]hookgate.Sender
@@ -163,6 +164,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 		Limits:        ingress.NewLimits(cfg.Limits.InflightBodyBytes, cfg.Limits.MaxConnections),
 	}
 	g.ingress.LearnSecret = g.learnSecret
+	g.maint = newMaintenance(g.metrics.Registry)
+	g.ingress.OnRejected = g.maint.rejected
 	g.bus.Observe(g.metrics.ObserveTransition)
 	if err := g.rebuild(ctx); err != nil {
 		g.Close()
@@ -362,23 +365,6 @@ func (g *Gateway) Run(ctx context.Context) error {
 	err := g.dispatcher.Run(ctx)
 	wg.Wait()
 	return err
-}
-
-func (g *Gateway) pruneLoop(ctx context.Context) {
-	t := time.NewTicker(10 * time.Minute)
-	defer t.Stop()
-	for {
-		if n, err := g.store.PruneIdempotencyKeys(ctx, g.now()); err != nil && ctx.Err() == nil {
-			g.logger.Error("prune idempotency keys", "err", err)
-		} else if n > 0 {
-			g.logger.Info("pruned expired idempotency keys", "count", n)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
 }
 
 // Metrics returns the gateway's metrics (served at /metrics on the admin listener).

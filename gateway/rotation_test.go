@@ -138,25 +138,3 @@ connections:
 		t.Fatalf("credential stored: %q", got)
 	}
 }
-
-func TestRejectedBodiesStayWithinBudget(t *testing.T) {
-	t.Parallel()
-	tg := newTestGateway(t, `
-connections:
-  - {type: github, name: gh, signing_secret: s}
-`)
-	tg.ingress.RejectedBodyBudget = 250
-	for i := 0; i < 5; i++ {
-		body := []byte(`{"pad":"` + strings.Repeat("x", 90) + `"}`)
-		tg.post("/webhooks/github/gh", githubHeaders("wrong", body), body)
-	}
-	kept := 0
-	for _, r := range tg.receipts("gh") {
-		if tg.receipt(r.ID).Body != nil {
-			kept++
-		}
-	}
-	if kept != 2 {
-		t.Fatalf("kept %d rejected bodies, want 2 within a 250-byte budget", kept)
-	}
-}

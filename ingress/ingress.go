@@ -118,9 +118,11 @@ type Server struct {
 	// flood of forged requests cannot fill the disk.
 	RejectRate  rate.Limit
 	RejectBurst int
-	// RejectedBodyBudget bounds the bytes of rejected bodies kept per
-	// connection (oldest dropped first); 0 means DefaultRejectedBodyBudget.
-	RejectedBodyBudget int64
+	// OnRejected, when set, is told of each rejected receipt recorded, with
+	// the size of its body: the gateway enforces each connection's budget
+	// of rejected receipts in the background (hookgate.RejectedBudget), so
+	// recording one costs the insert alone. It must return at once.
+	OnRejected func(connection string, bodySize int)
 	// LearnSecret durably adds a secret that a provider handed over in its
 	// handshake (Asana's X-Hook-Secret) to the connection, before the
 	// handshake is answered, and returns its id. An error coded EReadOnly or
@@ -135,8 +137,13 @@ type Server struct {
 	// Limits bounds the request bodies in flight and the open connections
 	// across all requests (SPEC §9); nil bounds neither.
 	Limits *Limits
+	// RejectLogInterval is how often a connection under a stream of
+	// rejections logs their count (rejectlog.go); zero means
+	// DefaultRejectLogInterval.
+	RejectLogInterval time.Duration
 
-	limiters sync.Map // connection name → *rate.Limiter
+	limiters   sync.Map // connection name → *rate.Limiter
+	rejections rejectLog
 }
 
 // Reason codes of receipts rejected by ingress itself (verification failures
@@ -606,7 +613,7 @@ func storedHeaders(h http.Header, redact []string) http.Header {
 // when set, is a credential the request carried that must not be stored.
 func (s *Server) reject(r *http.Request, ep *Endpoint, now time.Time, reason string, trace *verify.Trace, body []byte, secret string) {
 	conn := ep.Conn
-	s.Logger.Warn("webhook rejected", "connection", conn.Name, "reason", reason, "remote", r.RemoteAddr)
+	s.rejections.note(s.Logger, s.RejectLogInterval, conn.Name, reason, r.RemoteAddr)
 	if !s.limiter(conn.Name).AllowN(now, 1) {
 		return
 	}
@@ -629,24 +636,11 @@ func (s *Server) reject(r *http.Request, ep *Endpoint, now time.Time, reason str
 		return
 	}
 	s.Events.Publish(tr)
-	if body != nil {
-		// Bodies are kept so that a receipt rejected for a wrong secret can be
-		// admitted once the secret is fixed, within a bounded budget.
-		if _, err := s.Store.PruneRejectedBodies(r.Context(), conn.Name, s.rejectedBudget()); err != nil {
-			s.Logger.Error("prune rejected bodies", "connection", conn.Name, "err", err)
-		}
+	// Bodies are kept so that a receipt rejected for a wrong secret can be
+	// admitted once the secret is fixed, within a bounded budget.
+	if s.OnRejected != nil {
+		s.OnRejected(conn.Name, len(body))
 	}
-}
-
-// DefaultRejectedBodyBudget is how many bytes of rejected bodies are kept per
-// connection when RejectedBodyBudget is zero.
-const DefaultRejectedBodyBudget = 16 << 20
-
-func (s *Server) rejectedBudget() int64 {
-	if s.RejectedBodyBudget > 0 {
-		return s.RejectedBodyBudget
-	}
-	return DefaultRejectedBodyBudget
 }
 
 func (s *Server) limiter(name string) *rate.Limiter {

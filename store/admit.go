@@ -70,27 +70,3 @@ func (db *DB) Admit(ctx context.Context, r *hookgate.Receipt, now time.Time, ttl
 	r.Status, r.DuplicateOf = key.status, key.duplicateOf
 	return tr, nil
 }
-
-// PruneRejectedBodies implements hookgate.Store: the newest rejected bodies
-// of a connection are kept up to budget bytes in all; older ones are dropped
-// (the receipt, its reason and trace stay).
-func (db *DB) PruneRejectedBodies(ctx context.Context, connection string, budget int64) (int64, error) {
-	var n int64
-	err := db.inBatch(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, db.d.q(`UPDATE bodies SET body = NULL WHERE seq IN (
-			SELECT seq FROM (
-				SELECT b.seq, SUM(LENGTH(b.body)) OVER (ORDER BY r.received_at DESC, r.seq DESC) AS kept
-				FROM receipts r JOIN bodies b ON b.seq = r.seq
-				WHERE r.connection = ? AND r.status = ? AND b.body IS NOT NULL
-			) newest WHERE kept > ?)`), connection, string(hookgate.StatusRejected), budget)
-		if err != nil {
-			return err
-		}
-		n, err = res.RowsAffected()
-		return err
-	})
-	if err != nil {
-		return 0, fmt.Errorf("prune rejected bodies of %s: %w", connection, err)
-	}
-	return n, nil
-}

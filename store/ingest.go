@@ -68,6 +68,11 @@ func (db *DB) Record(ctx context.Context, r *hookgate.Receipt) (hookgate.Transit
 	if r.Status != hookgate.StatusRejected && r.Status != hookgate.StatusHandshake {
 		return hookgate.Transition{}, hookgate.Errorf(hookgate.EInvalid, "record: status %q is not rejected or handshake", r.Status)
 	}
+	// A recorded receipt may come from anyone (it failed authentication, or
+	// is an unsigned handshake): it keeps bounded headers (capHeaders), and
+	// recording it is this one insert, whatever the connection holds already
+	// (its budget is enforced later, by PruneRejected).
+	r.Headers = capHeaders(r.Headers)
 	op := newInsertOp(r, r.Status)
 	if err := db.submit(ctx, &writeReq{ins: op, done: make(chan struct{}, 1)}); err != nil {
 		return hookgate.Transition{}, fmt.Errorf("record receipt %s: %w", r.ID, err)

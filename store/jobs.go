@@ -475,6 +475,11 @@ func (db *DB) PruneIdempotencyKeys(ctx context.Context, now time.Time) (int64, e
 			return total, fmt.Errorf("prune idempotency keys: %w", err)
 		}
 		total, after = total+n, next
+		if !done {
+			if err := rest(ctx); err != nil {
+				return total, err
+			}
+		}
 	}
 	return total, nil
 }

@@ -63,27 +63,3 @@ func testAdmit(t *testing.T, s hookgate.Store) {
 	_, err = s.Admit(ctx, &hookgate.Receipt{ID: "rej-3", IdempotencyKey: "c::x", Status: hookgate.StatusReceived}, t0, time.Hour)
 	wantCode(t, err, hookgate.EConflict)
 }
-
-func testPruneRejectedBodies(t *testing.T, s hookgate.Store) {
-	ctx := context.Background()
-	for i, id := range []string{"old", "mid", "new"} {
-		rejected(t, s, "c", id, t0.Add(time.Duration(i)*time.Second), make([]byte, 100))
-	}
-	rejected(t, s, "other", "elsewhere", t0, make([]byte, 100))
-	n, err := s.PruneRejectedBodies(ctx, "c", 250)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n != 1 {
-		t.Fatalf("pruned %d bodies, want 1", n)
-	}
-	if get(t, s, "old").Body != nil || get(t, s, "mid").Body == nil || get(t, s, "new").Body == nil {
-		t.Fatal("the oldest body must go first")
-	}
-	if get(t, s, "old").Status != hookgate.StatusRejected || len(get(t, s, "old").Trace) == 0 {
-		t.Fatal("pruning a body must keep the receipt and its trace")
-	}
-	if get(t, s, "elsewhere").Body == nil {
-		t.Fatal("another connection's budget was touched")
-	}
-}

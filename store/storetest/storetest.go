@@ -48,7 +48,10 @@ func Run(t *testing.T, open func(t *testing.T) hookgate.Store) {
 		{"Connections", testConnections},
 		{"PruneIdempotencyKeys", testPruneIdempotencyKeys},
 		{"Admit", testAdmit},
-		{"PruneRejectedBodies", testPruneRejectedBodies},
+		{"PruneRejectedBudget", testPruneRejectedBudget},
+		{"PruneRejectedMany", testPruneRejectedMany},
+		{"RecordCapsHeaders", testRecordCapsHeaders},
+		{"PruneReceipts", testPruneReceipts},
 		{"Ping", func(t *testing.T, s hookgate.Store) {
 			if err := s.Ping(context.Background()); err != nil {
 				t.Fatal(err)
