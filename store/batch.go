@@ -121,6 +121,8 @@ type writeReq struct {
 	claim    *claimOp
 	complete *completeOp
 	fn       writeFunc
+	// probe marks the write probe of write health (health.go).
+	probe bool
 	// exp is the announcement of this write, if it had one: the batcher ends
 	// it on taking the request from the queue, before it decides whether to
 	// wait for more, so a write it holds never counts as one still coming.
@@ -343,6 +345,7 @@ func (b *batcher) commit(batch []*writeReq) {
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
 	err := b.db.runBatch(ctx, live)
+	b.db.health.record(live, err)
 	b.batches.Add(1)
 	b.requests.Add(int64(len(live)))
 	answer(live, err)

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io/fs"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
@@ -59,6 +60,8 @@ type DB struct {
 	// ckpt folds SQLite's WAL into the database file off the write path
 	// (checkpoint.go); nil on PostgreSQL and :memory:.
 	ckpt *checkpointer
+	// health is the outcome of the latest writes, for Ping (health.go).
+	health *writeHealth
 }
 
 var _ hookgate.Store = (*DB)(nil)
@@ -106,10 +109,13 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		}
 	}
 	var afterBatch func()
+	db.health = newWriteHealth()
 	if db.ckpt != nil {
-		afterBatch = func() { db.ckpt.afterBatch(db.write) }
+		afterBatch = func() { db.ckpt.afterBatch(db.write, db.health) }
+		db.health.onFailure = db.ckpt.writeFailed
 	}
 	db.batch = newBatcher(db, db.d.batchLanes, afterBatch)
+	db.health.startProber(db)
 	return db, nil
 }
 
@@ -160,7 +166,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
 	c.SetMaxOpenConns(1)
-	return &DB{write: w, read: r, d: sqliteDialect, ckpt: newCheckpointer(c)}, nil
+	return &DB{write: w, read: r, d: sqliteDialect, ckpt: newCheckpointer(c, filepath.Dir(path))}, nil
 }
 
 func openSQLiteMemory() (*DB, error) {
@@ -223,8 +229,15 @@ func (db *DB) Migrate(ctx context.Context) error {
 	return nil
 }
 
-// Ping checks that both pools answer.
+// Ping checks that the latest writes did not fail (see Write health) and
+// that both pools answer. While writes fail it returns an EUnavailable error
+// whose message says since when and why, in words safe to show.
 func (db *DB) Ping(ctx context.Context) error {
+	if db.health != nil {
+		if err := db.health.err(); err != nil {
+			return err
+		}
+	}
 	if err := db.write.PingContext(ctx); err != nil {
 		return fmt.Errorf("ping storage: %w", err)
 	}
@@ -239,6 +252,9 @@ func (db *DB) Ping(ctx context.Context) error {
 // Close closes the connections. On SQLite the writer closes last, so the
 // final checkpoint folds the WAL into the database file.
 func (db *DB) Close() error {
+	if db.health != nil {
+		db.health.stopProber()
+	}
 	if db.batch != nil {
 		db.batch.close()
 	}
