@@ -60,8 +60,12 @@ type ledger struct {
 	acked map[string]bool // delivery ids answered 2xx
 	codes map[int]int
 	// unexpected holds answers that break the contract: a code other than
-	// 2xx or 503, or a 503 without Retry-After.
+	// 2xx or 503, a 503 without Retry-After, or a 2xx for a delivery sent
+	// while storage was down.
 	unexpected []string
+	// down is when the test stopped storage (unix nanoseconds), zero while
+	// it runs: no delivery sent in between may be acknowledged.
+	down atomic.Int64
 }
 
 func newLedger(listen string) *ledger {
@@ -82,6 +86,8 @@ func (l *ledger) send(prefix string) int {
 	l.mu.Lock()
 	l.sent++
 	l.mu.Unlock()
+	down := l.down.Load()
+	began := time.Now().UnixNano()
 	resp, err := l.client.Do(req)
 	if err != nil {
 		l.mu.Lock()
@@ -97,6 +103,9 @@ func (l *ledger) send(prefix string) int {
 	switch {
 	case resp.StatusCode/100 == 2:
 		l.acked[id] = true
+		if down != 0 && began > down && l.down.Load() != 0 {
+			l.unexpected = append(l.unexpected, fmt.Sprintf("%s: %d while storage was down", id, resp.StatusCode))
+		}
 	case resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") != "":
 	default:
 		l.unexpected = append(l.unexpected, fmt.Sprintf("%s: %d (Retry-After %q): %s",
