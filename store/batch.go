@@ -406,7 +406,10 @@ func (db *DB) runBatch(ctx context.Context, reqs []*writeReq) error {
 			}
 			if err := db.runTogether(ctx, tx, []*writeReq{r}); err != nil {
 				if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT op"); rerr != nil {
-					return rerr
+					// SQLite rolls the whole transaction back on some
+					// errors (SQLITE_FULL, SQLITE_IOERR), savepoints
+					// included: the statement's error is the cause.
+					return fmt.Errorf("%w (rollback to savepoint: %v)", errors.Unwrap(err), rerr)
 				}
 				r.err = errors.Unwrap(err) // the statement's own error
 			}
