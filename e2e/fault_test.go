@@ -135,6 +135,29 @@ func (l *ledger) load(prefix string, workers int, stop <-chan struct{}) (wait fu
 	return wg.Wait
 }
 
+// burst sends n deliveries from workers goroutines and returns how many
+// were not acknowledged.
+func (l *ledger) burst(prefix string, n, workers int) int {
+	var (
+		wg      sync.WaitGroup
+		next    atomic.Int64
+		refused atomic.Int64
+	)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(n) {
+				if l.send(fmt.Sprintf("%s%d", prefix, w))/100 != 2 {
+					refused.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return int(refused.Load())
+}
+
 // summary returns the counts so far.
 func (l *ledger) summary() (sent, acked int, codes string) {
 	l.mu.Lock()

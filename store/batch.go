@@ -149,9 +149,12 @@ type batcher struct {
 	closed bool
 	wg     sync.WaitGroup
 
-	// afterBatch, when set, runs on the lane after each batch was answered
-	// (SQLite's checkpointer, checkpoint.go).
-	afterBatch func()
+	// beforeBatch, when set, runs on the lane before each batch; its error
+	// fails the batch without running it. afterBatch, when set, runs on the
+	// lane after each batch was answered. (SQLite's checkpointer,
+	// checkpoint.go.)
+	beforeBatch func() error
+	afterBatch  func()
 
 	// lingerTarget, lingerFloor, lingerMax and lingerGap: see Lingering
 	// (tests set them).
@@ -200,8 +203,8 @@ func (e *expectation) end() {
 	}
 }
 
-func newBatcher(db *DB, lanes int, afterBatch func()) *batcher {
-	b := &batcher{db: db, reqs: make(chan *writeReq, 4*maxBatch), afterBatch: afterBatch,
+func newBatcher(db *DB, lanes int, beforeBatch func() error, afterBatch func()) *batcher {
+	b := &batcher{db: db, reqs: make(chan *writeReq, 4*maxBatch), beforeBatch: beforeBatch, afterBatch: afterBatch,
 		lingerTarget: defaultLingerTarget, lingerFloor: defaultLingerFloor, lingerMax: defaultLingerMax, lingerGap: defaultLingerGap}
 	for range max(lanes, 1) {
 		b.wg.Add(1)
@@ -344,7 +347,13 @@ func (b *batcher) commit(batch []*writeReq) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
-	err := b.db.runBatch(ctx, live)
+	var err error
+	if b.beforeBatch != nil {
+		err = b.beforeBatch()
+	}
+	if err == nil {
+		err = b.db.runBatch(ctx, live)
+	}
 	b.db.health.record(live, err)
 	b.batches.Add(1)
 	b.requests.Add(int64(len(live)))

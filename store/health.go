@@ -40,8 +40,13 @@ import (
 // inserted and deleted in one transaction: a real write on both databases,
 // which leaves nothing behind) until one commits.
 
-// probeEvery is how often the prober writes while writes are failing.
-var probeEvery = time.Second
+// probeEvery is how often the prober writes while writes are failing;
+// logEvery bounds the log lines of failures that come and go (a disk at the
+// edge of full), one run of failures and its end a logEvery.
+var (
+	probeEvery = time.Second
+	logEvery   = 10 * time.Second
+)
 
 // probeKey is the idempotency key of the write probe. Delivery keys start
 // with their connection's name (ingress.IdempotencyKey), and keys of
@@ -57,9 +62,12 @@ type writeHealth struct {
 	lastFailure atomic.Pointer[writeFailure]
 	// failures counts the write requests that failed on a storage error.
 	failures atomic.Int64
+	// logged is the failingSince of the last run of failures that was
+	// logged: at most one every logEvery, and its end only.
+	logged atomic.Int64
 
 	// onFailure, when set, runs after a failed batch (SQLite's
-	// checkpointer: truncate the WAL once writes succeed again).
+	// checkpointer: fold the WAL before the next batch).
 	onFailure func()
 	kick      chan struct{} // wakes the prober
 	stop      chan struct{}
@@ -106,16 +114,18 @@ func (h *writeHealth) record(reqs []*writeReq, err error) {
 	}
 	switch {
 	case wrote:
-		if since := h.failingSince.Load(); since != 0 && h.failingSince.CompareAndSwap(since, 0) {
+		if since := h.failingSince.Load(); since != 0 && h.failingSince.CompareAndSwap(since, 0) && h.logged.Load() == since {
 			slog.Default().Info("storage writes succeed again; readiness reports ready",
 				"failing_for", time.Since(time.Unix(0, since)).Round(time.Millisecond))
 		}
 	case failed > 0:
 		now := time.Now()
 		h.lastFailure.Store(&writeFailure{at: now, err: cause})
-		if h.failingSince.CompareAndSwap(0, now.UnixNano()) {
-			slog.Default().Error("storage writes failing; readiness reports 503 until one succeeds",
-				"cause", describe(cause), "err", cause)
+		if since := now.UnixNano(); h.failingSince.CompareAndSwap(0, since) {
+			if last := h.logged.Load(); since-last >= int64(logEvery) && h.logged.CompareAndSwap(last, since) {
+				slog.Default().Error("storage writes failing; readiness reports 503 until one succeeds",
+					"cause", describe(cause), "err", cause)
+			}
 		}
 		if h.onFailure != nil {
 			h.onFailure()

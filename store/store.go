@@ -20,7 +20,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io/fs"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
@@ -108,13 +107,17 @@ func Open(ctx context.Context, url string) (*DB, error) {
 			return nil, fmt.Errorf("sqlite optimize: %w", err)
 		}
 	}
-	var afterBatch func()
+	var (
+		beforeBatch func() error
+		afterBatch  func()
+	)
 	db.health = newWriteHealth()
 	if db.ckpt != nil {
-		afterBatch = func() { db.ckpt.afterBatch(db.write, db.health) }
+		beforeBatch = func() error { return db.ckpt.beforeBatch(db.write) }
+		afterBatch = func() { db.ckpt.afterBatch(db.write) }
 		db.health.onFailure = db.ckpt.writeFailed
 	}
-	db.batch = newBatcher(db, db.d.batchLanes, afterBatch)
+	db.batch = newBatcher(db, db.d.batchLanes, beforeBatch, afterBatch)
 	db.health.startProber(db)
 	return db, nil
 }
@@ -166,7 +169,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
 	c.SetMaxOpenConns(1)
-	return &DB{write: w, read: r, d: sqliteDialect, ckpt: newCheckpointer(c, filepath.Dir(path))}, nil
+	return &DB{write: w, read: r, d: sqliteDialect, ckpt: newCheckpointer(c, path)}, nil
 }
 
 func openSQLiteMemory() (*DB, error) {
