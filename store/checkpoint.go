@@ -135,7 +135,7 @@ func (c *checkpointer) beforeBatch(w *sql.DB) error {
 	c.tried = time.Now()
 	busy, _, err := c.checkpoint(w, "TRUNCATE")
 	switch {
-	case err != nil && describe(err) == "disk is full":
+	case err != nil && diskFull(err):
 		c.foldErr = fmt.Errorf("fold the WAL into the database: %w", err)
 		c.warn("sqlite checkpoint before writing; refusing writes until it succeeds", "mode", "TRUNCATE", "err", err)
 		return c.foldErr

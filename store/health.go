@@ -30,7 +30,9 @@ import (
 // What counts: a batch succeeded if it committed a write that needed the disk
 // (a receipt, a completion, a claim that leased something, a probe); it
 // failed if it committed nothing and one of its writes failed on a storage
-// error. A refusal (a lease lost, a receipt in flight) and a claim that found
+// error, or was refused before it ran (SQLite's checkpointer refuses batches
+// while the WAL cannot be folded on a full disk, checkpoint.go). A refusal of
+// one write (a lease lost, a receipt in flight) and a claim that found
 // nothing say nothing either way: with the disk full, an empty claim still
 // commits, and the dispatcher polls several times a second.
 //
@@ -173,6 +175,16 @@ func (h *writeHealth) err() error {
 	}
 }
 
+// diskFull reports whether err says the disk is full.
+func diskFull(err error) bool {
+	var (
+		se *sqlite.Error
+		pe *pgconn.PgError
+	)
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_FULL ||
+		errors.As(err, &pe) && pe.Code == "53100"
+}
+
 // describe names the cause of a write failure in words safe for an
 // unauthenticated caller (readyz): no path, host, user or query.
 func describe(err error) string {
@@ -183,10 +195,10 @@ func describe(err error) string {
 		ne net.Error
 	)
 	switch {
+	case diskFull(err):
+		return "disk is full"
 	case errors.As(err, &se):
 		switch se.Code() & 0xff {
-		case sqlite3.SQLITE_FULL:
-			return "disk is full"
 		case sqlite3.SQLITE_IOERR:
 			return "disk I/O error"
 		case sqlite3.SQLITE_READONLY:
@@ -196,9 +208,6 @@ func describe(err error) string {
 		}
 		return fmt.Sprintf("SQLite error %d", se.Code())
 	case errors.As(err, &pe):
-		if pe.Code == "53100" {
-			return "disk is full"
-		}
 		return "PostgreSQL error " + pe.Code
 	case errors.As(err, &ce), errors.As(err, &ne):
 		return "database unreachable"
