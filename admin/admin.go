@@ -121,7 +121,11 @@ func (a *API) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := a.GW.Store().Ping(ctx); err != nil {
-		a.Logger.Warn("readiness: storage does not answer", "err", err)
+		a.Logger.Warn("readiness: storage unavailable", "err", err)
+		if hookgate.ErrorCode(err) == hookgate.EUnavailable {
+			Error(w, err) // the store's message says why, in words safe to show
+			return
+		}
 		Error(w, hookgate.Errorf(hookgate.EUnavailable, "storage does not answer"))
 		return
 	}

@@ -127,6 +127,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 		queue = qs
 	}
 	g.metrics = metrics.New(queue, g.now)
+	if wf, ok := g.store.(metrics.WriteFailures); ok {
+		g.metrics.ObserveWriteFailures(wf)
+	}
 	proxies, publicBase, err := network(cfg)
 	if err != nil {
 		g.Close()

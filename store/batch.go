@@ -121,6 +121,8 @@ type writeReq struct {
 	claim    *claimOp
 	complete *completeOp
 	fn       writeFunc
+	// probe marks the write probe of write health (health.go).
+	probe bool
 	// exp is the announcement of this write, if it had one: the batcher ends
 	// it on taking the request from the queue, before it decides whether to
 	// wait for more, so a write it holds never counts as one still coming.
@@ -147,9 +149,12 @@ type batcher struct {
 	closed bool
 	wg     sync.WaitGroup
 
-	// afterBatch, when set, runs on the lane after each batch was answered
-	// (SQLite's checkpointer, checkpoint.go).
-	afterBatch func()
+	// beforeBatch, when set, runs on the lane before each batch; its error
+	// fails the batch without running it. afterBatch, when set, runs on the
+	// lane after each batch was answered. (SQLite's checkpointer,
+	// checkpoint.go.)
+	beforeBatch func() error
+	afterBatch  func()
 
 	// lingerTarget, lingerFloor, lingerMax and lingerGap: see Lingering
 	// (tests set them).
@@ -198,8 +203,8 @@ func (e *expectation) end() {
 	}
 }
 
-func newBatcher(db *DB, lanes int, afterBatch func()) *batcher {
-	b := &batcher{db: db, reqs: make(chan *writeReq, 4*maxBatch), afterBatch: afterBatch,
+func newBatcher(db *DB, lanes int, beforeBatch func() error, afterBatch func()) *batcher {
+	b := &batcher{db: db, reqs: make(chan *writeReq, 4*maxBatch), beforeBatch: beforeBatch, afterBatch: afterBatch,
 		lingerTarget: defaultLingerTarget, lingerFloor: defaultLingerFloor, lingerMax: defaultLingerMax, lingerGap: defaultLingerGap}
 	for range max(lanes, 1) {
 		b.wg.Add(1)
@@ -342,7 +347,14 @@ func (b *batcher) commit(batch []*writeReq) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
-	err := b.db.runBatch(ctx, live)
+	var err error
+	if b.beforeBatch != nil {
+		err = b.beforeBatch()
+	}
+	if err == nil {
+		err = b.db.runBatch(ctx, live)
+	}
+	b.db.health.record(live, err)
 	b.batches.Add(1)
 	b.requests.Add(int64(len(live)))
 	answer(live, err)
@@ -403,7 +415,10 @@ func (db *DB) runBatch(ctx context.Context, reqs []*writeReq) error {
 			}
 			if err := db.runTogether(ctx, tx, []*writeReq{r}); err != nil {
 				if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT op"); rerr != nil {
-					return rerr
+					// SQLite rolls the whole transaction back on some
+					// errors (SQLITE_FULL, SQLITE_IOERR), savepoints
+					// included: the statement's error is the cause.
+					return fmt.Errorf("%w (rollback to savepoint: %v)", errors.Unwrap(err), rerr)
 				}
 				r.err = errors.Unwrap(err) // the statement's own error
 			}

@@ -68,6 +68,8 @@ type DB struct {
 	keys    atomic.Pointer[secrets.Keyring]
 	keyFile string
 	keyMu   sync.RWMutex
+	// health is the outcome of the latest writes, for Ping (health.go).
+	health *writeHealth
 }
 
 var _ hookgate.Store = (*DB)(nil)
@@ -152,11 +154,18 @@ func OpenWith(ctx context.Context, url string, opts Options) (*DB, error) {
 			return nil, fmt.Errorf("sqlite optimize: %w", err)
 		}
 	}
-	var afterBatch func()
+	var (
+		beforeBatch func() error
+		afterBatch  func()
+	)
+	db.health = newWriteHealth()
 	if db.ckpt != nil {
+		beforeBatch = func() error { return db.ckpt.beforeBatch(db.write) }
 		afterBatch = func() { db.ckpt.afterBatch(db.write) }
+		db.health.onFailure = db.ckpt.writeFailed
 	}
-	db.batch = newBatcher(db, db.d.batchLanes, afterBatch)
+	db.batch = newBatcher(db, db.d.batchLanes, beforeBatch, afterBatch)
+	db.health.startProber(db)
 	return db, nil
 }
 
@@ -210,7 +219,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
 	c.SetMaxOpenConns(1)
-	return &DB{write: w, read: r, d: sqliteDialect, ckpt: newCheckpointer(c)}, nil
+	return &DB{write: w, read: r, d: sqliteDialect, ckpt: newCheckpointer(c, path)}, nil
 }
 
 func openSQLiteMemory() (*DB, error) {
@@ -273,8 +282,15 @@ func (db *DB) Migrate(ctx context.Context) error {
 	return nil
 }
 
-// Ping checks that both pools answer.
+// Ping checks that the latest writes did not fail (see Write health) and
+// that both pools answer. While writes fail it returns an EUnavailable error
+// whose message says since when and why, in words safe to show.
 func (db *DB) Ping(ctx context.Context) error {
+	if db.health != nil {
+		if err := db.health.err(); err != nil {
+			return err
+		}
+	}
 	if err := db.write.PingContext(ctx); err != nil {
 		return fmt.Errorf("ping storage: %w", err)
 	}
@@ -289,6 +305,9 @@ func (db *DB) Ping(ctx context.Context) error {
 // Close closes the connections. On SQLite the writer closes last, so the
 // final checkpoint folds the WAL into the database file.
 func (db *DB) Close() error {
+	if db.health != nil {
+		db.health.stopProber()
+	}
 	if db.batch != nil {
 		db.batch.close()
 	}
