@@ -43,8 +43,12 @@ type recorder struct {
 	trs []hookgate.Transition
 }
 
-func (r *recorder) Publish(t hookgate.Transition) { r.mu.Lock(); r.trs = append(r.trs, t); r.mu.Unlock() }
-func (r *recorder) count() int                    { r.mu.Lock(); defer r.mu.Unlock(); return len(r.trs) }
+func (r *recorder) Publish(t hookgate.Transition) {
+	r.mu.Lock()
+	r.trs = append(r.trs, t)
+	r.mu.Unlock()
+}
+func (r *recorder) count() int { r.mu.Lock(); defer r.mu.Unlock(); return len(r.trs) }
 
 // failingIngest is a working store whose durable write of a delivery fails,
 // as a full disk or a lost database server would make it.
