@@ -56,7 +56,13 @@ func (s *sink) count() int { s.mu.Lock(); defer s.mu.Unlock(); return len(s.got)
 const hookgateSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 func dispatchGateway(t *testing.T, s *sink, retry string) *testGateway {
-	return newTestGateway(t, fmt.Sprintf(`
+	return dispatchGatewayWith(t, sqliteURL, s, retry)
+}
+
+// dispatchGatewayWith is dispatchGateway on the storage of a backends run,
+// so a "postgres" subtest really runs on PostgreSQL (or skips).
+func dispatchGatewayWith(t *testing.T, storage func(testing.TB) string, s *sink, retry string) *testGateway {
+	return newTestGatewayWith(t, storage, fmt.Sprintf(`
 signing_secret: %s
 handlers:
   - {name: forward, type: http, url: %q, headers: {X-Team: payments}, timeout: 2s}
@@ -134,7 +140,7 @@ func TestDispatchHTTPSuccess(t *testing.T) {
 func TestDispatchRetriesWithBackoffThenSucceeds(t *testing.T) {
 	backends(t, func(t *testing.T, storage func(testing.TB) string) {
 		s := newSink(t, 503, 500, 200)
-		tg := dispatchGateway(t, s, "{max_attempts: 5, initial_interval: 10s, multiplier: 2, max_interval: 1m}")
+		tg := dispatchGatewayWith(t, storage, s, "{max_attempts: 5, initial_interval: 10s, multiplier: 2, max_interval: 1m}")
 		tg.Dispatcher().Jitter = func() float64 { return 0.5 } // no jitter: exactly the base interval
 		r := tg.deliver("n1", `{"type":"order.paid"}`)
 
@@ -176,7 +182,7 @@ func TestDispatchRetriesWithBackoffThenSucceeds(t *testing.T) {
 func TestDispatchDeadAfterMaxAttemptsThenReplay(t *testing.T) {
 	backends(t, func(t *testing.T, storage func(testing.TB) string) {
 		s := newSink(t, 500, 500, 500, 200)
-		tg := dispatchGateway(t, s, "{max_attempts: 3, initial_interval: 1s}")
+		tg := dispatchGatewayWith(t, storage, s, "{max_attempts: 3, initial_interval: 1s}")
 		r := tg.deliver("n1", `{"type":"order.paid"}`)
 		for i := 0; i < 5; i++ {
 			tg.drain()
@@ -222,10 +228,21 @@ func TestDispatch429And408AreRetried(t *testing.T) {
 	for _, code := range []int{408, 429} {
 		s := newSink(t, code, 200)
 		tg := dispatchGateway(t, s, "{max_attempts: 5, initial_interval: 1s}")
+		tg.Dispatcher().Jitter = func() float64 { return 0.5 } // exactly the base interval
 		r := tg.deliver("n1", `{"type":"order.paid"}`)
 		tg.drain()
-		if got := tg.receipt(r.ID); got.Status != hookgate.StatusFailed {
-			t.Fatalf("%d: status %s", code, got.Status)
+		got := tg.receipt(r.ID)
+		if got.Status != hookgate.StatusFailed || got.NextAttemptAt == nil || len(got.Attempts) != 1 ||
+			got.Attempts[0].Outcome != hookgate.OutcomeFailure || got.Attempts[0].StatusCode != code {
+			t.Fatalf("%d: after the first answer: status %s, attempts %+v", code, got.Status, got.Attempts)
+		}
+		// The retry is driven: once due, it is sent again and succeeds.
+		tg.clock.Add(time.Second)
+		tg.drain()
+		got = tg.receipt(r.ID)
+		if got.Status != hookgate.StatusAcknowledged || s.count() != 2 || len(got.Attempts) != 2 ||
+			got.Attempts[1].StatusCode != 200 {
+			t.Fatalf("%d: after the retry: status %s, %d calls, attempts %+v", code, got.Status, s.count(), got.Attempts)
 		}
 	}
 }
@@ -233,7 +250,18 @@ func TestDispatch429And408AreRetried(t *testing.T) {
 func TestUnroutedEventIsFilteredAndReplayableLater(t *testing.T) {
 	t.Parallel()
 	s := newSink(t, 200)
-	tg := dispatchGateway(t, s, "{}")
+	tg := newTestGateway(t, fmt.Sprintf(`
+handlers:
+  - {name: forward, type: http, url: %q}
+`, s.srv.URL))
+	conn := map[string]any{
+		"type": "internal", "name": "svc", "auth": "secret", "signature_header": "X-Token", "signing_secret": "tok",
+		"nonce_header": "X-Nonce", "event_type": "body:type",
+		"routes": []map[string]any{{"events": []string{"order.*"}, "handlers": []string{"forward"}}},
+	}
+	if st := tg.api("POST", "/api/v1/connections", conn, nil); st != 201 {
+		t.Fatalf("register = %d", st)
+	}
 	r := tg.deliver("n1", `{"type":"customer.created"}`)
 	if r.Status != hookgate.StatusFiltered {
 		t.Fatalf("status = %s", r.Status)
@@ -241,6 +269,21 @@ func TestUnroutedEventIsFilteredAndReplayableLater(t *testing.T) {
 	tg.drain()
 	if s.count() != 0 {
 		t.Fatal("a filtered receipt was dispatched")
+	}
+	// Later the connection routes the event: a replay dispatches the stored
+	// receipt through the new route.
+	routes := []map[string]any{{"events": []string{"order.*", "customer.*"}, "handlers": []string{"forward"}}}
+	if st := tg.api("PATCH", "/api/v1/connections/internal/svc", map[string]any{"routes": routes}, nil); st != 200 {
+		t.Fatalf("patch = %d", st)
+	}
+	var out map[string]any
+	if st := tg.api("POST", "/api/v1/receipts/"+r.ID+"/replay", nil, &out); st != 202 {
+		t.Fatalf("replay = %d %v", st, out)
+	}
+	tg.drain()
+	got := tg.receipt(r.ID)
+	if got.Status != hookgate.StatusAcknowledged || s.count() != 1 || s.bodies[0] != `{"type":"customer.created"}` {
+		t.Fatalf("after replay: status %s, %d calls", got.Status, s.count())
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -52,10 +53,22 @@ func newTestGateway(t testing.TB, yaml string) *testGateway {
 func sqliteURL(t testing.TB) string { return "sqlite://" + filepath.Join(t.TempDir(), "hookgate.db") }
 
 // backends runs a test on SQLite and, when HOOKGATE_TEST_POSTGRES_URL is
-// set, on PostgreSQL: storage(t) gives the storage URL of the run.
+// set, on PostgreSQL: storage(t) gives the storage URL of the run. A run
+// that never asks storage for its URL fails, so a "postgres" subtest cannot
+// quietly run on SQLite.
 func backends(t *testing.T, test func(t *testing.T, storage func(testing.TB) string)) {
-	t.Run("sqlite", func(t *testing.T) { t.Parallel(); test(t, sqliteURL) })
-	t.Run("postgres", func(t *testing.T) { t.Parallel(); test(t, storetest.PostgresURL) })
+	run := func(name string, open func(testing.TB) string) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var opened atomic.Bool
+			test(t, func(tb testing.TB) string { tb.Helper(); opened.Store(true); return open(tb) })
+			if !opened.Load() {
+				t.Fatalf("the %s run never opened its storage: pass storage to the gateway it tests", name)
+			}
+		})
+	}
+	run("sqlite", sqliteURL)
+	run("postgres", storetest.PostgresURL)
 }
 
 // newTestGatewayWith is newTestGateway on the storage of a backends run.

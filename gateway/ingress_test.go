@@ -424,12 +424,21 @@ connections:
   - {type: internal, name: n, auth: secret, signature_header: X-Token, signing_secret: tok, nonce_header: X-Nonce, idempotency_ttl_seconds: 60}
 `)
 		h := http.Header{"X-Token": {"tok"}, "X-Nonce": {"same"}}
-		tg.post("/webhooks/internal/n", h, []byte(`{}`))
+		if st, b := tg.post("/webhooks/internal/n", h, []byte(`{}`)); st != http.StatusNoContent {
+			t.Fatalf("first delivery = %d %s", st, b)
+		}
 		tg.clock.Add(61 * time.Second)
-		tg.post("/webhooks/internal/n", h, []byte(`{}`))
-		for _, r := range tg.receipts("n") {
-			if r.Status == hookgate.StatusDuplicate {
-				t.Fatal("a key past its TTL must not make a duplicate")
+		if st, b := tg.post("/webhooks/internal/n", h, []byte(`{}`)); st != http.StatusNoContent {
+			t.Fatalf("delivery past the TTL = %d %s", st, b)
+		}
+		rs := tg.receipts("n")
+		if len(rs) != 2 {
+			t.Fatalf("%d receipts, want 2", len(rs))
+		}
+		for _, r := range rs {
+			// No route: an accepted receipt is filtered; a repeat would be a duplicate.
+			if r.Status != hookgate.StatusFiltered || r.DuplicateOf != "" {
+				t.Fatalf("receipt %s is %s (duplicate of %q): a key past its TTL must be accepted again", r.ID, r.Status, r.DuplicateOf)
 			}
 		}
 	})

@@ -21,7 +21,7 @@ connections:
 	tg.post("/webhooks/internal/m", http.Header{"X-Token": {"bad"}}, []byte(`{}`))
 	tg.post("/webhooks/internal/nope", nil, []byte(`{}`))
 	// A job scheduled but not yet dispatched is in the queue.
-	waitFor(t, func() bool { return strings.Contains(scrape(t, tg), "hookgate_queue_depth 1") })
+	waitFor(t, "hookgate_queue_depth 1", func() bool { return strings.Contains(scrape(t, tg), "hookgate_queue_depth 1") })
 	tg.drain()
 
 	want := []string{
@@ -36,19 +36,22 @@ connections:
 		`hookgate_queue_depth 0`,
 	}
 	var out string
-	waitFor(t, func() bool {
+	missing := func() []string {
 		out = scrape(t, tg)
+		var m []string
 		for _, w := range want {
 			if !strings.Contains(out, w) {
-				return false
+				m = append(m, w)
 			}
 		}
-		return true
-	})
-	for _, w := range want {
-		if !strings.Contains(out, w) {
-			t.Errorf("missing %s", w)
+		return m
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for m := missing(); len(m) > 0; m = missing() {
+		if time.Now().After(deadline) {
+			t.Fatalf("metrics still missing after 10 s: %q\n%s", m, out)
 		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -63,12 +66,15 @@ func scrape(t *testing.T, tg *testGateway) string {
 	return string(b)
 }
 
-// waitFor polls cond for up to 5 s (transitions reach metrics through the
-// asynchronous event stream).
-func waitFor(t *testing.T, cond func() bool) {
+// waitFor polls cond for up to 10 s (transitions reach metrics through the
+// asynchronous event stream) and fails the test if it never holds.
+func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() && time.Now().Before(deadline) {
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
 		time.Sleep(10 * time.Millisecond)
 	}
 }

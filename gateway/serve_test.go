@@ -28,9 +28,15 @@ connections:
 		t.Fatal(err)
 	}
 	cfg.Storage.URL = "sqlite://" + filepath.Join(t.TempDir(), "hookgate.db")
+	// A dispatcher polls every 10 ms besides being woken by each delivery,
+	// so had Serve started one, it would call audit well within noDispatchBound.
+	cfg.Dispatch.PollInterval = hookgate.Duration(10 * time.Millisecond)
+	const noDispatchBound = 2 * time.Second
 	var delivered atomic.Int64
+	calls := make(chan struct{}, 10)
 	audit := hookgate.SenderFunc(func(context.Context, *hookgate.Receipt) (int, bool, error) {
 		delivered.Add(1)
+		calls <- struct{}{}
 		return 0, false, nil
 	})
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -63,7 +69,11 @@ connections:
 	if err != nil || len(rs) != 1 {
 		t.Fatalf("receipts: %v, %v", rs, err)
 	}
-	time.Sleep(200 * time.Millisecond) // a dispatcher would have taken it by now
+	select {
+	case <-calls:
+		t.Fatal("Serve with NoDispatch dispatched the receipt")
+	case <-time.After(noDispatchBound):
+	}
 	if got, _ := gw.Store().Receipt(ctx, rs[0].ID); got.Status != hookgate.StatusReceived || delivered.Load() != 0 {
 		t.Fatalf("without a dispatcher the receipt is %s, %d deliveries", got.Status, delivered.Load())
 	}

@@ -6,9 +6,11 @@ package httpsend
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -80,6 +82,12 @@ func (s *Sender) Send(ctx context.Context, r *hookgate.Receipt) (int, bool, erro
 	}
 	resp, err := s.Client.Do(req)
 	if err != nil {
+		// The client's *url.Error quotes the whole URL, query included (a
+		// token there would reach the stored attempt): keep only its cause.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return 0, true, fmt.Errorf("post %s: %w", redactURL(s.URL), err)
 	}
 	defer resp.Body.Close()

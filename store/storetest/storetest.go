@@ -458,11 +458,21 @@ func testExpiredLeaseReclaimed(t *testing.T, s hookgate.Store) {
 	}
 }
 
+// claimersBound is how long testConcurrentClaimers lets its workers drain
+// the queue: a few seconds on a healthy store, so hitting it means a claim
+// kept returning receipts, and the test fails instead of running until go
+// test's own timeout.
+const claimersBound = 2 * time.Minute
+
 func testConcurrentClaimers(t *testing.T, s hookgate.Store) {
 	const jobs, workers = 200, 8
 	for i := range jobs {
 		ingest(t, s, newReceipt("primary", fmt.Sprint("j", i), t0.Add(time.Duration(i)*time.Microsecond)))
 	}
+	// The first receipt leased twice stops every worker: with a lease bug a
+	// claim may hand out the same receipts forever.
+	ctx, stop := context.WithTimeout(context.Background(), claimersBound)
+	defer stop()
 	var (
 		mu   sync.Mutex
 		seen = map[string]string{}
@@ -476,8 +486,18 @@ func testConcurrentClaimers(t *testing.T, s hookgate.Store) {
 		go func() {
 			defer wg.Done()
 			owner := fmt.Sprint("worker-", w)
-			for {
-				rs, _, err := s.Claim(context.Background(), owner, 7, now, time.Hour)
+			// Every claim that returns anything must take a receipt no one
+			// holds, so no worker can make more than jobs of them.
+			for claims := 0; ; claims++ {
+				if ctx.Err() != nil {
+					errs[w] = fmt.Errorf("%s still claiming after %v (%d claims): %w", owner, claimersBound, claims, ctx.Err())
+					return
+				}
+				if claims > jobs {
+					errs[w] = fmt.Errorf("%s made %d non-empty claims for %d receipts", owner, claims, jobs)
+					return
+				}
+				rs, _, err := s.Claim(ctx, owner, 7, now, time.Hour)
 				if err != nil {
 					errs[w] = err
 					return
@@ -489,6 +509,7 @@ func testConcurrentClaimers(t *testing.T, s hookgate.Store) {
 				for _, r := range rs {
 					if prev, ok := seen[r.ID]; ok {
 						dups = append(dups, r.ID+" by "+prev+" and "+owner)
+						stop()
 					}
 					seen[r.ID] = owner
 				}
@@ -497,13 +518,13 @@ func testConcurrentClaimers(t *testing.T, s hookgate.Store) {
 		}()
 	}
 	wg.Wait()
+	if len(dups) > 0 {
+		t.Fatalf("receipt %s leased twice (%d double leases before the workers stopped)", dups[0], len(dups))
+	}
 	for _, err := range errs {
 		if err != nil {
 			t.Fatal(err)
 		}
-	}
-	if len(dups) > 0 {
-		t.Fatalf("receipts leased twice: %v", dups)
 	}
 	if len(seen) != jobs {
 		t.Fatalf("claimed %d receipts, want %d", len(seen), jobs)
