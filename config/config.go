@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/parser"
 
 	"github.com/hookgate/hookgate"
 )
@@ -32,6 +33,30 @@ type Config struct {
 	// SigningSecret is hookgate's own Standard Webhooks secret used by http
 	// handlers that do not set their own (whsec_… or raw).
 	SigningSecret string `yaml:"signing_secret,omitempty"`
+	// UnsignedForwarding opts out of signing: without it, an http handler
+	// that would forward without a signing secret is a configuration error,
+	// so an unset ${ENV} never silently turns signing off.
+	UnsignedForwarding bool `yaml:"unsigned_forwarding,omitempty"`
+
+	// Path is the file the config was loaded from ("" for Default and Parse).
+	Path string `yaml:"-"`
+	// ConnectionLines holds the line of each file connection's name, by
+	// index into Connections (0 when unknown), so errors can point at it.
+	ConnectionLines []int `yaml:"-"`
+}
+
+// ConnectionSource says where file connection i is defined, e.g.
+// "hookgate.yaml line 4", for messages that must tell the operator where to
+// look.
+func (c *Config) ConnectionSource(i int) string {
+	where := c.Path
+	if where == "" {
+		where = "the config file"
+	}
+	if i < len(c.ConnectionLines) && c.ConnectionLines[i] > 0 {
+		return fmt.Sprintf("%s line %d", where, c.ConnectionLines[i])
+	}
+	return where
 }
 
 // TLS enables HTTPS on the public listener.
@@ -111,7 +136,12 @@ func Load(path string) (*Config, []string, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("read config: %w", err)
 	}
-	return Parse(raw)
+	cfg, missing, err := Parse(raw)
+	if err != nil {
+		return nil, missing, fmt.Errorf("%s: %w", path, err)
+	}
+	cfg.Path = path
+	return cfg, missing, nil
 }
 
 // Parse decodes YAML bytes over the defaults.
@@ -124,7 +154,28 @@ func Parse(raw []byte) (*Config, []string, error) {
 		}
 	}
 	cfg.fillDefaults()
+	cfg.ConnectionLines = connectionLines(raw, len(cfg.Connections))
 	return cfg, missing, nil
+}
+
+// connectionLines finds the line of each connection's name in the file as
+// written (before ${ENV} expansion, whose values may span lines).
+func connectionLines(raw []byte, n int) []int {
+	lines := make([]int, n)
+	file, err := parser.ParseBytes(raw, 0)
+	if err != nil {
+		return lines
+	}
+	for i := range lines {
+		p, err := yaml.PathString(fmt.Sprintf("$.connections[%d].name", i))
+		if err != nil {
+			continue
+		}
+		if node, err := p.FilterFile(file); err == nil && node != nil && node.GetToken() != nil {
+			lines[i] = node.GetToken().Position.Line
+		}
+	}
+	return lines
 }
 
 func (c *Config) fillDefaults() {

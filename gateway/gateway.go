@@ -73,6 +73,9 @@ type Gateway struct {
 // New opens storage (running migrations) and compiles the configuration.
 // Any invalid connection or handler in cfg is an error: hookgate fails closed.
 func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error) {
+	if errs := preflight(cfg); len(errs) > 0 {
+		return nil, fmt.Errorf("invalid configuration: %w", errors.Join(errs...))
+	}
 	g := &Gateway{
 		cfg:        cfg,
 		logger:     opts.Logger,
@@ -184,16 +187,6 @@ func (g *Gateway) rebuildLocked(ctx context.Context) error {
 	}
 	g.snap.Store(snap)
 	return nil
-}
-
-// Check compiles cfg without storage, for `hookgate config check`.
-func Check(cfg *config.Config) error {
-	g := &Gateway{cfg: cfg, logger: slog.New(slog.DiscardHandler), now: time.Now, httpClient: http.DefaultClient}
-	_, errs := g.compile(cfg, nil)
-	if _, _, err := network(cfg); err != nil {
-		errs = append(errs, err)
-	}
-	return errors.Join(errs...)
 }
 
 // Store returns the gateway's store.

@@ -32,8 +32,8 @@ type Listeners struct {
 // Listen binds the public and admin addresses of the config. It refuses a
 // non-loopback admin listener without a token.
 func (g *Gateway) Listen() (*Listeners, error) {
-	if g.cfg.Admin.Token == "" && !loopbackOnly(g.cfg.Admin.Listen) {
-		return nil, fmt.Errorf("admin.listen %q is not loopback-only: set admin.token", g.cfg.Admin.Listen)
+	if err := checkAdmin(g.cfg); err != nil {
+		return nil, err
 	}
 	pub, err := net.Listen("tcp", g.cfg.Listen)
 	if err != nil {

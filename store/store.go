@@ -70,6 +70,9 @@ var _ hookgate.Store = (*DB)(nil)
 //	sqlite::memory:            (one private in-memory database, for tests)
 //	postgres://user:pass@host:5432/db?sslmode=disable   (or postgresql://)
 func Open(ctx context.Context, url string) (*DB, error) {
+	if err := CheckURL(url); err != nil {
+		return nil, err
+	}
 	var (
 		db  *DB
 		err error
@@ -111,6 +114,17 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	}
 	db.batch = newBatcher(db, db.d.batchLanes, afterBatch)
 	return db, nil
+}
+
+// CheckURL reports whether url names a database Open can open, without
+// opening it (`hookgate config check` runs it).
+func CheckURL(url string) error {
+	switch {
+	case url == "sqlite::memory:", strings.HasPrefix(url, "sqlite://"),
+		strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
+		return nil
+	}
+	return hookgate.Errorf(hookgate.EInvalid, "storage url must start with sqlite:// or postgres://")
 }
 
 // sqlitePragmas make every acknowledged delivery durable: WAL so readers do
