@@ -248,10 +248,10 @@ func receiptsCmd() *cobra.Command {
 	client := adminFlags(cmd)
 	var conn, status, eventType, since, until, cursor string
 	var limit int
-	var asJSON bool
+	var asJSON, idsOnly bool
 	list := &cobra.Command{
 		Use: "list", Short: "List receipts, newest first",
-		Example: "  hookgate receipts list --status dead --limit 20\n  hookgate receipts list --json --cursor NEXT", Args: cobra.NoArgs,
+		Example: "  hookgate receipts list --status dead --limit 20\n  hookgate receipts list --json --cursor NEXT\n  hookgate receipts show $(hookgate receipts list -q --limit 1)", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			q := url.Values{}
 			for k, v := range map[string]string{"connection": conn, "status": status, "event_type": eventType, "since": since, "until": until, "cursor": cursor} {
@@ -271,6 +271,12 @@ func receiptsCmd() *cobra.Command {
 			}
 			if asJSON {
 				return printJSON(cmd.OutOrStdout(), out)
+			}
+			if idsOnly {
+				for _, r := range out.Receipts {
+					fmt.Fprintln(cmd.OutOrStdout(), r["id"])
+				}
+				return nil
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tRECEIVED\tCONNECTION\tEVENT\tSTATUS\tREASON")
@@ -293,6 +299,7 @@ func receiptsCmd() *cobra.Command {
 	f.StringVar(&cursor, "cursor", "", "cursor from the previous page")
 	f.IntVar(&limit, "limit", 0, "page size (1-500)")
 	f.BoolVar(&asJSON, "json", false, "print the API's JSON")
+	f.BoolVarP(&idsOnly, "quiet", "q", false, "print only the receipt ids, one a line")
 	show := &cobra.Command{
 		Use: "show ID", Short: "Show one receipt: headers, body, attempts, history",
 		Example: "  hookgate receipts show 0192f0c4-…", Args: cobra.ExactArgs(1),

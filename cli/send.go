@@ -245,7 +245,7 @@ exit status is 0 when the gateway answers 2xx, 1 otherwise, 2 on a usage error.`
 	f.StringVar(&o.Auth, "auth", "", "auth type (default: the preset's)")
 	f.StringVar(&o.Method, "method", http.MethodPost, "HTTP method; GET or HEAD for handshake-style requests")
 	f.StringVar(&o.URL, "url", "", "full URL to send to (and, for URL-signing schemes, the URL signed)")
-	f.StringVar(&gatewayURL, "gateway", "http://127.0.0.1:8080", "gateway base URL, with --connection")
+	f.StringVar(&gatewayURL, "gateway", firstNonEmpty(os.Getenv("HOOKGATE_GATEWAY_URL"), "http://127.0.0.1:8080"), "gateway base URL, with --connection (env HOOKGATE_GATEWAY_URL)")
 	f.StringVar(&conn, "connection", "", "connection name: sends to GATEWAY/webhooks/TYPE/NAME")
 	f.StringArrayVar(&secrets, "secret", nil, "signing secret (the first is used)")
 	f.StringVar(&o.SignatureHeader, "signature-header", "", "signature header (default: the preset's)")
