@@ -62,6 +62,8 @@ with retries, dead-lettering and replay.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.Version = BuildVersion()
+	root.SetVersionTemplate("hookgate {{.Version}}\n")
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(serveCmd(), migrateCmd(), versionCmd(), configCmd(),
@@ -171,21 +173,51 @@ func migrateCmd() *cobra.Command {
 	return cmd
 }
 
-// BuildVersion reports the module version or the build-time Version.
+// BuildVersion names the build: the version stamped with -ldflags, else
+// the module version (go install …@v1.2.3), else the VCS revision and
+// commit time Go records when it builds inside a checkout, with "dirty"
+// when the tree had uncommitted changes.
 func BuildVersion() string {
 	if Version != "" {
 		return Version
 	}
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		v := bi.Main.Version
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-				v += " (" + s.Value[:12] + ")"
-			}
-		}
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown (built without module information)"
+	}
+	return describeBuild(bi)
+}
+
+func describeBuild(bi *debug.BuildInfo) string {
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
 		return v
 	}
-	return "unknown"
+	var rev, at string
+	var dirty bool
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.time":
+			at = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	if rev == "" {
+		return "devel (no VCS information: built outside a checkout, or with -buildvcs=false)"
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	v := "devel " + rev
+	if at != "" {
+		v += " " + at
+	}
+	if dirty {
+		v += " dirty"
+	}
+	return v
 }
 
 func versionCmd() *cobra.Command {

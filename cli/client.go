@@ -59,7 +59,7 @@ func (c *adminClient) do(method, path string, in, out any) error {
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("admin API at %s: %w (is hookgate serve running? see --admin-url)", c.base, err)
+		return unreachable("admin API", c.base, "--admin-url", err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
@@ -68,10 +68,8 @@ func (c *adminClient) do(method, path string, in, out any) error {
 	}
 	if resp.StatusCode >= 300 {
 		var e struct{ Error, Message string }
-		if json.Unmarshal(data, &e) == nil && e.Error != "" {
-			return fmt.Errorf("%d %s: %s", resp.StatusCode, e.Error, e.Message)
-		}
-		return fmt.Errorf("admin API answered %d", resp.StatusCode)
+		_ = json.Unmarshal(data, &e)
+		return adminStatusError(resp.StatusCode, e.Error, e.Message)
 	}
 	if out != nil && len(data) > 0 {
 		return json.Unmarshal(data, out)
@@ -362,11 +360,13 @@ func tailCmd() *cobra.Command {
 		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
-			return fmt.Errorf("admin API at %s: %w", client.base, err)
+			return unreachable("admin API", client.base, "--admin-url", err)
 		}
 		defer resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("admin API answered %d", resp.StatusCode)
+			var e struct{ Error, Message string }
+			_ = json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&e)
+			return adminStatusError(resp.StatusCode, e.Error, e.Message)
 		}
 		sc := bufio.NewScanner(resp.Body)
 		for sc.Scan() {
