@@ -71,18 +71,14 @@ with retries, dead-lettering and replay.`,
 	return root
 }
 
-func loadConfig(path string) (*config.Config, error) {
+// loadConfig reads path (the defaults when it is empty) and returns the
+// names of unset environment variables it refers to, for the caller to log
+// in the configured format.
+func loadConfig(path string) (*config.Config, []string, error) {
 	if path == "" {
-		return config.Default(), nil
+		return config.Default(), nil, nil
 	}
-	cfg, missing, err := config.Load(path)
-	if err != nil {
-		return nil, err
-	}
-	if len(missing) > 0 {
-		slog.Warn("config refers to unset environment variables", "names", missing)
-	}
-	return cfg, nil
+	return config.Load(path)
 }
 
 func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
@@ -118,18 +114,36 @@ without a limit the garbage collector lets them pile up to twice the live heap.`
 			if os.Getenv("GOMEMLIMIT") == "" {
 				debug.SetMemoryLimit(defaultMemoryLimit)
 			}
-			cfg, err := loadConfig(cfgPath)
+			cfg, missing, err := loadConfig(cfgPath)
 			if err != nil {
 				return err
 			}
 			logger := newLogger(cfg, cmd.ErrOrStderr())
+			// Storage's background work (the SQLite checkpointer) logs
+			// through the default logger: give it the configured format.
+			slog.SetDefault(logger)
+			if len(missing) > 0 {
+				logger.Warn("config refers to unset environment variables", "names", missing)
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			go func() {
+				<-ctx.Done()
+				// Back to the default action: a second Ctrl-C (or
+				// SIGTERM) ends the process at once.
+				stop()
+				if cmd.Context().Err() == nil {
+					logger.Info("shutting down: requests and dispatch in flight finish first; press Ctrl-C again to exit at once")
+				}
+			}()
+			hangups := notifyHangup()
+			defer signal.Stop(hangups)
 			gw, err := gateway.New(ctx, cfg, gateway.Options{Logger: logger})
 			if err != nil {
 				return err
 			}
 			defer gw.Close()
+			go reloadOnHangup(ctx, hangups, gw, cfgPath, logger)
 			ls, err := gw.Listen()
 			if err != nil {
 				return err
@@ -150,7 +164,7 @@ func migrateCmd() *cobra.Command {
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if url == "" {
-				cfg, err := loadConfig(cfgPath)
+				cfg, _, err := loadConfig(cfgPath)
 				if err != nil {
 					return err
 				}

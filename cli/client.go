@@ -368,6 +368,7 @@ func tailCmd() *cobra.Command {
 			_ = json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&e)
 			return adminStatusError(resp.StatusCode, e.Error, e.Message)
 		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "watching receipt transitions at %s (Ctrl-C to stop)\n", client.base)
 		sc := bufio.NewScanner(resp.Body)
 		for sc.Scan() {
 			data, ok := strings.CutPrefix(sc.Text(), "data: ")
@@ -388,7 +389,10 @@ func tailCmd() *cobra.Command {
 		if cmd.Context().Err() != nil {
 			return nil
 		}
-		return sc.Err()
+		if err := sc.Err(); err != nil {
+			return err
+		}
+		return fmt.Errorf("the server closed the event stream (it is shutting down)")
 	}
 	return cmd
 }

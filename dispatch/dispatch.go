@@ -257,7 +257,11 @@ func (d *Dispatcher) complete(ctx context.Context, r *hookgate.Receipt, c hookga
 		return
 	}
 	d.publish(trs)
-	d.Logger.Info("receipt dispatched", "receipt", r.ID, "connection", r.Connection,
+	level := slog.LevelInfo
+	if c.Status == hookgate.StatusFailed || c.Status == hookgate.StatusDead {
+		level = slog.LevelWarn // a destination failed: operators filter on WARN
+	}
+	d.Logger.Log(ctx, level, "receipt dispatched", "receipt", r.ID, "connection", r.Connection,
 		"event_type", r.EventType, "status", c.Status, "reason", c.Reason)
 }
 

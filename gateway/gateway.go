@@ -65,8 +65,11 @@ type Gateway struct {
 	ingress    *ingress.Server
 	metrics    *metrics.Metrics
 
-	mu    sync.Mutex // serialises connection changes and rebuilds
+	mu    sync.Mutex // serialises connection changes, rebuilds and reloads
 	funcs map[string]hookgate.Sender
+	// live is the configuration connections and handlers are compiled
+	// from: cfg at start, then each file Reload accepted (under mu).
+	live *config.Config
 	snap  atomic.Pointer[snapshot]
 }
 
@@ -78,6 +81,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 	}
 	g := &Gateway{
 		cfg:        cfg,
+		live:       cfg,
 		logger:     opts.Logger,
 		now:        opts.Now,
 		store:      opts.Store,
@@ -181,7 +185,7 @@ func (g *Gateway) rebuildLocked(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("load stored connections: %w", err)
 	}
-	snap, errs := g.compile(g.cfg, stored)
+	snap, errs := g.compile(g.live, stored)
 	if len(errs) > 0 {
 		return fmt.Errorf("invalid configuration: %w", errors.Join(errs...))
 	}
@@ -278,7 +282,7 @@ func (g *Gateway) changeConnection(ctx context.Context, c *hookgate.Connection, 
 			others = append(others, s)
 		}
 	}
-	if _, errs := g.compile(g.cfg, append(others, c)); len(errs) > 0 {
+	if _, errs := g.compile(g.live, append(others, c)); len(errs) > 0 {
 		return &hookgate.Error{Code: hookgate.EInvalid, Message: errors.Join(errs...).Error()}
 	}
 	if err := write(); err != nil {

@@ -72,7 +72,11 @@ func (g *Gateway) Serve(ctx context.Context, ls *Listeners) error {
 		MaxHeaderBytes:    maxHeaderBytes,
 	}
 	api := &admin.API{GW: g, Token: g.cfg.Admin.Token, Logger: g.logger}
-	adm := &http.Server{Handler: api.Routes(), ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout}
+	// Shutdown waits for every admin handler, and an event stream lasts
+	// as long as its client: streams end when shutdown begins.
+	streams, endStreams := context.WithCancel(context.Background())
+	defer endStreams()
+	adm := &http.Server{Handler: endStreamsWith(streams, api.Routes()), ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout}
 
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -105,6 +109,7 @@ func (g *Gateway) Serve(ctx context.Context, ls *Listeners) error {
 	defer cancel()
 	// Ingress first: requests in flight still commit and get their answer.
 	_ = pub.Shutdown(shutCtx)
+	endStreams()
 	_ = adm.Shutdown(shutCtx)
 	stop()
 	<-dispatchDone
@@ -113,6 +118,20 @@ func (g *Gateway) Serve(ctx context.Context, ls *Listeners) error {
 	}
 	g.logger.Info("hookgate stopped")
 	return nil
+}
+
+// endStreamsWith ends the admin API's event streams (GET /api/v1/events)
+// when streams is cancelled; other admin requests finish as usual.
+func endStreamsWith(streams context.Context, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/v1/events" {
+			ctx, cancel := context.WithCancel(r.Context())
+			defer cancel()
+			defer context.AfterFunc(streams, cancel)()
+			r = r.WithContext(ctx)
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // redactStorageURL hides a password in a storage URL for logs.
