@@ -70,7 +70,7 @@ type Gateway struct {
 	// live is the configuration connections and handlers are compiled
 	// from: cfg at start, then each file Reload accepted (under mu).
 	live *config.Config
-	snap  atomic.Pointer[snapshot]
+	snap atomic.Pointer[snapshot]
 }
 
 // New opens storage (running migrations) and compiles the configuration.

@@ -134,4 +134,3 @@ connections:
 		t.Fatalf("%d receipts stored for %d deliveries", n, sent.Load())
 	}
 }
-
