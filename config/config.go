@@ -9,10 +9,13 @@ import (
 	"os"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/lexer"
 	"github.com/goccy/go-yaml/parser"
+	"github.com/goccy/go-yaml/token"
 
 	"github.com/hookgate/hookgate"
 )
@@ -150,12 +153,44 @@ func Parse(raw []byte) (*Config, []string, error) {
 	cfg := Default()
 	if len(bytes.TrimSpace(expanded)) > 0 {
 		if err := yaml.UnmarshalWithOptions(expanded, cfg, yaml.DisallowUnknownField()); err != nil {
+			if located := locateDuration(expanded, err); located != nil {
+				return nil, missing, fmt.Errorf("parse config: %w", located)
+			}
 			return nil, missing, fmt.Errorf("parse config: %s", yaml.FormatError(err, false, true))
 		}
 	}
 	cfg.fillDefaults()
 	cfg.ConnectionLines = connectionLines(raw, len(cfg.Connections))
 	return cfg, missing, nil
+}
+
+var badDuration = regexp.MustCompile(`duration ("(?:[^"\\]|\\.)*")`)
+
+// locateDuration gives a bad duration its key and line: the YAML decoder
+// reports errors of a value's own parser without a position.
+func locateDuration(expanded []byte, err error) error {
+	m := badDuration.FindStringSubmatch(err.Error())
+	if m == nil {
+		return nil
+	}
+	val, uerr := strconv.Unquote(m[1])
+	if uerr != nil {
+		return nil
+	}
+	lines := strings.Split(string(expanded), "\n")
+	for _, tk := range lexer.Tokenize(string(expanded)) {
+		if tk.Value != val || tk.Prev == nil || tk.Prev.Type != token.MappingValueType || tk.Prev.Prev == nil {
+			continue
+		}
+		n := tk.Position.Line
+		src := ""
+		if n >= 1 && n <= len(lines) {
+			src = fmt.Sprintf("\n> %3d | %s", n, lines[n-1])
+		}
+		return fmt.Errorf("line %d: %s: %s is not a duration (write a Go duration such as 500ms, 30s, 5m or 1h)%s",
+			n, tk.Prev.Prev.Value, m[1], src)
+	}
+	return nil
 }
 
 // connectionLines finds the line of each connection's name in the file as

@@ -93,3 +93,34 @@ func TestExpand(t *testing.T) {
 		t.Errorf("missing = %v", missing)
 	}
 }
+
+// TestBadDurationNamesKeyAndLine: a value that is not a duration is
+// reported with its key, its line and the line itself.
+func TestBadDurationNamesKeyAndLine(t *testing.T) {
+	t.Parallel()
+	_, _, err := Parse([]byte("listen: \":8080\"\ndispatch:\n  workers: 4\n  lease: 5 minutes\n"))
+	if err == nil {
+		t.Fatal("a bad duration was accepted")
+	}
+	for _, want := range []string{"line 4", "lease", `"5 minutes"`, "lease: 5 minutes"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q: %v", want, err)
+		}
+	}
+}
+
+// TestConnectionSource: file connections know their line, for messages
+// that must say where a connection is defined.
+func TestConnectionSource(t *testing.T) {
+	t.Parallel()
+	cfg, _, err := Parse([]byte("connections:\n  - type: github\n    name: a\n    signing_secret: x\n  - {type: github, name: b, signing_secret: \"${HG_UNSET_MULTI}\"}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.ConnectionSource(0); got != "the config file line 3" {
+		t.Errorf("source of a = %q", got)
+	}
+	if got := cfg.ConnectionSource(1); got != "the config file line 5" {
+		t.Errorf("source of b = %q", got)
+	}
+}
