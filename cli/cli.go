@@ -160,7 +160,7 @@ func migrateCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "migrate",
 		Short:   "Create or upgrade the database schema, then exit",
-		Example: "  hookgate migrate --storage-url postgres://hookgate@db:5432/hookgate\n  hookgate migrate --config hookgate.yaml",
+		Example: "  hookgate migrate --storage-url postgres://hookgate@db:5432/hookgate\n  hookgate migrate --storage-url 'postgres://app@db:5432/shared?search_path=hookgate'\n  hookgate migrate --config hookgate.yaml",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if url == "" {
@@ -168,17 +168,23 @@ func migrateCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				url = cfg.Storage.URL
+				if url, err = cfg.Storage.OpenURL(); err != nil {
+					return err
+				}
 			}
+			// Open applies pending migrations; it says which.
 			db, err := store.Open(cmd.Context(), url)
 			if err != nil {
 				return err
 			}
 			defer db.Close()
-			if err := db.Migrate(cmd.Context()); err != nil {
-				return err
+			applied, version := db.Migrations()
+			if len(applied) == 0 {
+				fmt.Fprintf(cmd.OutOrStdout(), "schema is up to date (version %d); nothing applied\n", version)
+				return nil
 			}
-			fmt.Fprintln(cmd.OutOrStdout(), "schema is up to date")
+			fmt.Fprintf(cmd.OutOrStdout(), "applied %d migrations: %s; schema is now at version %d\n",
+				len(applied), strings.Join(applied, ", "), version)
 			return nil
 		},
 	}

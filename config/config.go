@@ -6,6 +6,7 @@ package config
 import (
 	"bytes"
 	"fmt"
+	"net/url"
 	"os"
 	"regexp"
 	"sort"
@@ -77,6 +78,36 @@ type Admin struct {
 // Storage selects the database.
 type Storage struct {
 	URL string `yaml:"url"`
+	// Schema is the PostgreSQL schema hookgate's tables live in (created
+	// if missing), so hookgate can share a database; the same as
+	// ?search_path=SCHEMA in the URL.
+	Schema string `yaml:"schema,omitempty"`
+}
+
+var schemaName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
+
+// OpenURL is the URL to open: URL with Schema set as its search_path.
+func (s Storage) OpenURL() (string, error) {
+	if s.Schema == "" {
+		return s.URL, nil
+	}
+	if !strings.HasPrefix(s.URL, "postgres://") && !strings.HasPrefix(s.URL, "postgresql://") {
+		return "", fmt.Errorf("storage.schema applies to PostgreSQL only (storage.url is not postgres://)")
+	}
+	if !schemaName.MatchString(s.Schema) {
+		return "", fmt.Errorf("storage.schema %q must match %s", s.Schema, schemaName)
+	}
+	u, err := url.Parse(s.URL)
+	if err != nil {
+		return "", fmt.Errorf("storage.url: %w", err)
+	}
+	q := u.Query()
+	if sp := q.Get("search_path"); sp != "" && sp != s.Schema {
+		return "", fmt.Errorf("storage.schema %q and the URL's search_path %q disagree: set one", s.Schema, sp)
+	}
+	q.Set("search_path", s.Schema)
+	u.RawQuery = q.Encode()
+	return u.String(), nil
 }
 
 // Webhooks are the ingress defaults, overridable per connection.

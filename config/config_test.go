@@ -124,3 +124,30 @@ func TestConnectionSource(t *testing.T) {
 		t.Errorf("source of b = %q", got)
 	}
 }
+
+func TestStorageSchema(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		s       Storage
+		want    string
+		wantErr string
+	}{
+		{Storage{URL: "sqlite://hookgate.db"}, "sqlite://hookgate.db", ""},
+		{Storage{URL: "postgres://u@h:5432/db?sslmode=disable", Schema: "hookgate"}, "postgres://u@h:5432/db?search_path=hookgate&sslmode=disable", ""},
+		{Storage{URL: "postgres://u@h/db?search_path=hookgate", Schema: "hookgate"}, "postgres://u@h/db?search_path=hookgate", ""},
+		{Storage{URL: "postgres://u@h/db?search_path=other", Schema: "hookgate"}, "", "disagree"},
+		{Storage{URL: "sqlite://hookgate.db", Schema: "hookgate"}, "", "PostgreSQL only"},
+		{Storage{URL: "postgres://u@h/db", Schema: "a; DROP"}, "", "must match"},
+	} {
+		got, err := tc.s.OpenURL()
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("%+v: error %v, want %q", tc.s, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("%+v: %q, %v; want %q", tc.s, got, err, tc.want)
+		}
+	}
+}

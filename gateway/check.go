@@ -29,7 +29,9 @@ func preflight(cfg *config.Config) []error {
 	if err := checkAdmin(cfg); err != nil {
 		errs = append(errs, err)
 	}
-	if err := store.CheckURL(cfg.Storage.URL); err != nil {
+	if u, err := cfg.Storage.OpenURL(); err != nil {
+		errs = append(errs, err)
+	} else if err := store.CheckURL(u); err != nil {
 		errs = append(errs, fmt.Errorf("storage.url: %w", err))
 	}
 	if _, _, err := network(cfg); err != nil {

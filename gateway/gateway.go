@@ -110,7 +110,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 		g.httpClient = &http.Client{Transport: t}
 	}
 	if g.store == nil {
-		st, err := store.Open(ctx, cfg.Storage.URL)
+		openURL, _ := cfg.Storage.OpenURL() // checked by preflight
+		st, err := store.Open(ctx, openURL)
 		if err != nil {
 			return nil, fmt.Errorf("open storage: %w", err)
 		}
