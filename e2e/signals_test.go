@@ -28,7 +28,12 @@ type server struct {
 // free loopback addresses, and waits until it is ready.
 func serveFile(t *testing.T, yaml string) (*server, string) {
 	t.Helper()
-	dir := t.TempDir()
+	return serveIn(t, t.TempDir(), yaml)
+}
+
+// serveIn is serveFile in dir, where the default SQLite file hookgate.db lives.
+func serveIn(t *testing.T, dir, yaml string) (*server, string) {
+	t.Helper()
 	s := &server{logs: &syncBuffer{}, done: make(chan struct{}), listen: freePort(t), adminAddr: freePort(t)}
 	path := filepath.Join(dir, "hookgate.yaml")
 	writeConfig(t, path, s, yaml)
