@@ -126,16 +126,21 @@ without a limit the garbage collector lets them pile up to twice the live heap.`
 			if len(missing) > 0 {
 				logger.Warn("config refers to unset environment variables", "names", missing)
 			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			signalled, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			// The gateway stops when ctx ends: after the hint is logged,
+			// so the log reads in order.
+			ctx, shutDown := context.WithCancel(cmd.Context())
+			defer shutDown()
 			go func() {
-				<-ctx.Done()
+				<-signalled.Done()
 				// Back to the default action: a second Ctrl-C (or
 				// SIGTERM) ends the process at once.
 				stop()
 				if cmd.Context().Err() == nil {
 					logger.Info("shutting down: requests and dispatch in flight finish first; press Ctrl-C again to exit at once")
 				}
+				shutDown()
 			}()
 			hangups := notifyHangup()
 			defer signal.Stop(hangups)
