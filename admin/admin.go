@@ -316,7 +316,7 @@ func ReceiptJSON(rc *hookgate.Receipt, full bool) map[string]any {
 			code = at.StatusCode
 		}
 		attempts = append(attempts, map[string]any{
-			"handler": at.Handler, "number": at.Number,
+			"handler": at.Handler, "round": at.Round, "number": at.Number,
 			"started_at": ts(at.StartedAt), "finished_at": ts(at.FinishedAt),
 			"outcome": at.Outcome, "status_code": code, "error": nullable(at.Error),
 		})

@@ -748,6 +748,7 @@ listen: 127.0.0.1:0
 admin: {listen: 127.0.0.1:0}
 storage: {url: %q}
 dispatch: {workers: %d}
+unsigned_forwarding: true # the sink is the bench's own receiver
 handlers: [{name: sink, type: http, url: %q}]
 connections:
   - {type: github, name: bench, signing_secret: %q, routes: [{handlers: [sink]}]}

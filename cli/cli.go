@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	neturl "net/url"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -62,29 +63,29 @@ with retries, dead-lettering and replay.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.Version = BuildVersion()
+	root.SetVersionTemplate("hookgate {{.Version}}\n")
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(serveCmd(), migrateCmd(), versionCmd(), configCmd(),
-		connectionsCmd(), receiptsCmd(), sendCmd(), verifyCmd(), tailCmd(), benchCmd(), secretsCmd())
+		connectionsCmd(), receiptsCmd(), sendCmd(), verifyCmd(), tailCmd(), benchCmd(), backupCmd(), secretsCmd())
 	return root
 }
 
 // adminTokenEnv is the admin bearer token of serve and of the admin commands.
 const adminTokenEnv = "HOOKGATE_ADMIN_TOKEN"
 
-func loadConfig(path string) (*config.Config, error) {
+// loadConfig reads path (the defaults when it is empty), with the settings
+// that come from the environment, and returns the names of unset
+// environment variables it refers to, for the caller to log in the
+// configured format.
+func loadConfig(path string) (*config.Config, []string, error) {
 	cfg := config.Default()
+	var missing []string
 	if path != "" {
-		var (
-			missing []string
-			err     error
-		)
-		cfg, missing, err = config.Load(path)
-		if err != nil {
-			return nil, err
-		}
-		if len(missing) > 0 {
-			slog.Warn("config refers to unset environment variables", "names", missing)
+		var err error
+		if cfg, missing, err = config.Load(path); err != nil {
+			return nil, nil, err
 		}
 	}
 	// The environment wins over the file, as a flag would: the CLI's admin
@@ -97,7 +98,7 @@ func loadConfig(path string) (*config.Config, error) {
 	// The key that seals stored secrets comes from the environment only,
 	// never from the file it would sit next to (SPEC §9).
 	cfg.Storage.SecretKey = os.Getenv("HOOKGATE_SECRET_KEY")
-	return cfg, nil
+	return cfg, missing, nil
 }
 
 func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
@@ -143,34 +144,41 @@ logged and ignored.`,
 			if os.Getenv("GOMEMLIMIT") == "" {
 				debug.SetMemoryLimit(defaultMemoryLimit)
 			}
-			cfg, err := loadConfig(cfgPath)
+			cfg, missing, err := loadConfig(cfgPath)
 			if err != nil {
 				return err
 			}
 			logger := newLogger(cfg, cmd.ErrOrStderr())
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			// Storage's background work (the SQLite checkpointer) logs
+			// through the default logger: give it the configured format.
+			slog.SetDefault(logger)
+			if len(missing) > 0 {
+				logger.Warn("config refers to unset environment variables", "names", missing)
+			}
+			signalled, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			// Caught from here on, so that a SIGHUP during start-up does not
-			// end the process (its default action); it is handled once the
-			// gateway exists.
-			hup := make(chan os.Signal, 1)
-			signal.Notify(hup, syscall.SIGHUP)
-			defer signal.Stop(hup)
+			// The gateway stops when ctx ends: after the hint is logged,
+			// so the log reads in order.
+			ctx, shutDown := context.WithCancel(cmd.Context())
+			defer shutDown()
+			go func() {
+				<-signalled.Done()
+				// Back to the default action: a second Ctrl-C (or
+				// SIGTERM) ends the process at once.
+				stop()
+				if cmd.Context().Err() == nil {
+					logger.Info("shutting down: requests and dispatch in flight finish first; press Ctrl-C again to exit at once")
+				}
+				shutDown()
+			}()
+			hangups := notifyHangup()
+			defer signal.Stop(hangups)
 			gw, err := gateway.New(ctx, cfg, gateway.Options{Logger: logger})
 			if err != nil {
 				return err
 			}
 			defer gw.Close()
-			go func() {
-				for {
-					select {
-					case <-ctx.Done():
-						return
-					case <-hup:
-						_ = gw.ReloadTLS() // a pair that does not load is logged; the old one stays
-					}
-				}
-			}()
+			go reloadOnHangup(ctx, hangups, gw, cfgPath, logger)
 			ls, err := gw.Listen()
 			if err != nil {
 				return err
@@ -187,19 +195,23 @@ func migrateCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "migrate",
 		Short: "Create or upgrade the database schema, then exit",
-		Long: `Create or upgrade the database schema, then exit. With a secret key (the key
-file of the config, next to the SQLite file by default, or HOOKGATE_SECRET_KEY) it
-also seals every connection secret an older version stored in clear.`,
-		Example: "  hookgate migrate --storage-url postgres://hookgate@db:5432/hookgate\n  hookgate migrate --config hookgate.yaml",
+		Long: `Create or upgrade the database schema, then exit, saying which migrations it
+applied. With a secret key (the key file of the config, next to the SQLite file by
+default, or HOOKGATE_SECRET_KEY) it also seals every connection secret an older
+version stored in clear.`,
+		Example: "  hookgate migrate --storage-url postgres://hookgate@db:5432/hookgate\n  hookgate migrate --storage-url 'postgres://app@db:5432/shared?search_path=hookgate'\n  hookgate migrate --config hookgate.yaml",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(cfgPath)
+			cfg, _, err := loadConfig(cfgPath)
 			if err != nil {
 				return err
 			}
 			if url == "" {
-				url = cfg.Storage.URL
+				if url, err = cfg.Storage.OpenURL(); err != nil {
+					return err
+				}
 			}
+			// Open applies pending migrations; it says which.
 			db, err := store.OpenWith(cmd.Context(), url, store.Options{
 				SecretKey:     cfg.Storage.SecretKey,
 				SecretKeyFile: cfg.Storage.SecretKeyFile,
@@ -208,10 +220,13 @@ also seals every connection secret an older version stored in clear.`,
 				return err
 			}
 			defer db.Close()
-			if err := db.Migrate(cmd.Context()); err != nil {
-				return err
+			applied, version := db.Migrations()
+			if len(applied) == 0 {
+				fmt.Fprintf(cmd.OutOrStdout(), "schema is up to date (version %d); nothing applied\n", version)
+				return nil
 			}
-			fmt.Fprintln(cmd.OutOrStdout(), "schema is up to date")
+			fmt.Fprintf(cmd.OutOrStdout(), "applied %d migrations: %s; schema is now at version %d\n",
+				len(applied), strings.Join(applied, ", "), version)
 			return nil
 		},
 	}
@@ -220,21 +235,95 @@ also seals every connection secret an older version stored in clear.`,
 	return cmd
 }
 
-// BuildVersion reports the module version or the build-time Version.
+func backupCmd() *cobra.Command {
+	var cfgPath, url string
+	cmd := &cobra.Command{
+		Use:   "backup FILE",
+		Short: "Copy the SQLite database to FILE while hookgate runs (online backup)",
+		Long: `Write a consistent copy of the SQLite database to FILE (which must not exist), while
+hookgate keeps serving: SQLite's VACUUM INTO reads one snapshot, so deliveries
+acknowledged after the backup began are not in it. FILE is created with mode 0600
+and has no -wal file beside it. To restore, stop hookgate, replace the database
+file with the backup (and remove its -wal and -shm files), and start hookgate.
+
+PostgreSQL is backed up with pg_dump; see docs/operations.md.`,
+		Example: "  hookgate backup /var/backups/hookgate-$(date +%F).db\n  hookgate backup --config /etc/hookgate/hookgate.yaml backup.db",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if url == "" {
+				cfg, _, err := loadConfig(cfgPath)
+				if err != nil {
+					return err
+				}
+				url = cfg.Storage.URL
+			}
+			if err := store.Backup(cmd.Context(), url, args[0]); err != nil {
+				return err
+			}
+			if st, err := os.Stat(args[0]); err == nil {
+				fmt.Fprintf(cmd.OutOrStdout(), "backed up %s to %s (%d bytes)\n", redactURL(url), args[0], st.Size())
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&cfgPath, "config", "c", os.Getenv("HOOKGATE_CONFIG"), "configuration file whose storage.url to back up")
+	cmd.Flags().StringVar(&url, "storage-url", "", "storage URL (overrides --config), e.g. sqlite:///var/lib/hookgate/hookgate.db")
+	return cmd
+}
+
+// redactURL hides a password in a storage URL.
+func redactURL(u string) string {
+	if parsed, err := neturl.Parse(u); err == nil {
+		return parsed.Redacted()
+	}
+	return "(storage url)"
+}
+
+// BuildVersion names the build: the version stamped with -ldflags, else
+// the module version (go install …@v1.2.3), else the VCS revision and
+// commit time Go records when it builds inside a checkout, with "dirty"
+// when the tree had uncommitted changes.
 func BuildVersion() string {
 	if Version != "" {
 		return Version
 	}
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		v := bi.Main.Version
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-				v += " (" + s.Value[:12] + ")"
-			}
-		}
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown (built without module information)"
+	}
+	return describeBuild(bi)
+}
+
+func describeBuild(bi *debug.BuildInfo) string {
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
 		return v
 	}
-	return "unknown"
+	var rev, at string
+	var dirty bool
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.time":
+			at = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	if rev == "" {
+		return "devel (no VCS information: built outside a checkout, or with -buildvcs=false)"
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	v := "devel " + rev
+	if at != "" {
+		v += " " + at
+	}
+	if dirty {
+		v += " dirty"
+	}
+	return v
 }
 
 func versionCmd() *cobra.Command {

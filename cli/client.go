@@ -61,7 +61,7 @@ func (c *adminClient) do(method, path string, in, out any) error {
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("admin API at %s: %w (is hookgate serve running? see --admin-url)", c.base, err)
+		return unreachable("admin API", c.base, "--admin-url", err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
@@ -70,10 +70,8 @@ func (c *adminClient) do(method, path string, in, out any) error {
 	}
 	if resp.StatusCode >= 300 {
 		var e struct{ Error, Message string }
-		if json.Unmarshal(data, &e) == nil && e.Error != "" {
-			return fmt.Errorf("%d %s: %s", resp.StatusCode, e.Error, e.Message)
-		}
-		return fmt.Errorf("admin API answered %d", resp.StatusCode)
+		_ = json.Unmarshal(data, &e)
+		return adminStatusError(resp.StatusCode, e.Error, e.Message)
 	}
 	if out != nil && len(data) > 0 {
 		return json.Unmarshal(data, out)
@@ -250,10 +248,10 @@ func receiptsCmd() *cobra.Command {
 	client := adminFlags(cmd)
 	var conn, status, eventType, since, until, cursor string
 	var limit int
-	var asJSON bool
+	var asJSON, idsOnly bool
 	list := &cobra.Command{
 		Use: "list", Short: "List receipts, newest first",
-		Example: "  hookgate receipts list --status dead --limit 20\n  hookgate receipts list --json --cursor NEXT", Args: cobra.NoArgs,
+		Example: "  hookgate receipts list --status dead --limit 20\n  hookgate receipts list --json --cursor NEXT\n  hookgate receipts show $(hookgate receipts list -q --limit 1)", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			q := url.Values{}
 			for k, v := range map[string]string{"connection": conn, "status": status, "event_type": eventType, "since": since, "until": until, "cursor": cursor} {
@@ -273,6 +271,12 @@ func receiptsCmd() *cobra.Command {
 			}
 			if asJSON {
 				return printJSON(cmd.OutOrStdout(), out)
+			}
+			if idsOnly {
+				for _, r := range out.Receipts {
+					fmt.Fprintln(cmd.OutOrStdout(), r["id"])
+				}
+				return nil
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tRECEIVED\tCONNECTION\tEVENT\tSTATUS\tREASON")
@@ -295,6 +299,7 @@ func receiptsCmd() *cobra.Command {
 	f.StringVar(&cursor, "cursor", "", "cursor from the previous page")
 	f.IntVar(&limit, "limit", 0, "page size (1-500)")
 	f.BoolVar(&asJSON, "json", false, "print the API's JSON")
+	f.BoolVarP(&idsOnly, "quiet", "q", false, "print only the receipt ids, one a line")
 	show := &cobra.Command{
 		Use: "show ID", Short: "Show one receipt: headers, body, attempts, history",
 		Example: "  hookgate receipts show 0192f0c4-…", Args: cobra.ExactArgs(1),
@@ -357,12 +362,15 @@ func tailCmd() *cobra.Command {
 		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
-			return fmt.Errorf("admin API at %s: %w", client.base, err)
+			return unreachable("admin API", client.base, "--admin-url", err)
 		}
 		defer resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("admin API answered %d", resp.StatusCode)
+			var e struct{ Error, Message string }
+			_ = json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&e)
+			return adminStatusError(resp.StatusCode, e.Error, e.Message)
 		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "watching receipt transitions at %s (Ctrl-C to stop)\n", client.base)
 		sc := bufio.NewScanner(resp.Body)
 		for sc.Scan() {
 			data, ok := strings.CutPrefix(sc.Text(), "data: ")
@@ -383,7 +391,10 @@ func tailCmd() *cobra.Command {
 		if cmd.Context().Err() != nil {
 			return nil
 		}
-		return sc.Err()
+		if err := sc.Err(); err != nil {
+			return err
+		}
+		return fmt.Errorf("the server closed the event stream (it is shutting down)")
 	}
 	return cmd
 }

@@ -100,7 +100,7 @@ func BuildRequest(o SendOptions) (*ProviderRequest, error) {
 	}
 	preset.Apply(&cfg)
 	if cfg.Auth == "" {
-		return nil, usage(fmt.Errorf("type %q has no preset: give --auth", o.Type))
+		return nil, usage(noPreset(o.Type))
 	}
 	if o.Secret != "" {
 		cfg.Secrets = []verify.Secret{{ID: hookgate.SecretID(o.Secret), Value: o.Secret}}
@@ -119,6 +119,9 @@ func BuildRequest(o SendOptions) (*ProviderRequest, error) {
 	if !unsigned {
 		var err error
 		if v, err = verify.New(cfg); err != nil {
+			if len(cfg.Secrets) == 0 && cfg.Basic == nil && cfg.APIKey == nil {
+				return nil, usage(missingSecret(cfg.Auth))
+			}
 			return nil, usage(err)
 		}
 	}
@@ -188,6 +191,9 @@ exit status is 0 when the gateway answers 2xx, 1 otherwise, 2 on a usage error.`
       --signed-content '{timestamp}.{body}' --connection acme --secret s3cr3t --body '{}'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cmd.Flags().Changed("body") && cmd.Flags().Changed("body-file") {
+				return &exitError{2, fmt.Errorf("give --body or --body-file, not both")}
+			}
 			o.Body = []byte(body)
 			if bodyFile != "" {
 				var err error
@@ -226,7 +232,7 @@ exit status is 0 when the gateway answers 2xx, 1 otherwise, 2 on a usage error.`
 			}
 			resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(hreq)
 			if err != nil {
-				return err
+				return unreachable("gateway", pr.URL, "--gateway or --url", err)
 			}
 			defer resp.Body.Close()
 			answer, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
@@ -245,7 +251,7 @@ exit status is 0 when the gateway answers 2xx, 1 otherwise, 2 on a usage error.`
 	f.StringVar(&o.Auth, "auth", "", "auth type (default: the preset's)")
 	f.StringVar(&o.Method, "method", http.MethodPost, "HTTP method; GET or HEAD for handshake-style requests")
 	f.StringVar(&o.URL, "url", "", "full URL to send to (and, for URL-signing schemes, the URL signed)")
-	f.StringVar(&gatewayURL, "gateway", "http://127.0.0.1:8080", "gateway base URL, with --connection")
+	f.StringVar(&gatewayURL, "gateway", firstNonEmpty(os.Getenv("HOOKGATE_GATEWAY_URL"), "http://127.0.0.1:8080"), "gateway base URL, with --connection (env HOOKGATE_GATEWAY_URL)")
 	f.StringVar(&conn, "connection", "", "connection name: sends to GATEWAY/webhooks/TYPE/NAME")
 	f.StringArrayVar(&secrets, "secret", nil, "signing secret (the first is used)")
 	f.StringVar(&o.SignatureHeader, "signature-header", "", "signature header (default: the preset's)")

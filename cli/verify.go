@@ -86,7 +86,7 @@ public key; for basic auth it takes USER:PASSWORD.`,
 			}
 			preset.Apply(&cfg)
 			if cfg.Auth == "" {
-				return usage(fmt.Errorf("type %q has no preset: give --auth (one of %v)", typ, verify.AuthTypes()))
+				return usage(noPreset(typ))
 			}
 			switch cfg.Auth {
 			case "basic":
@@ -108,6 +108,10 @@ public key; for basic auth it takes USER:PASSWORD.`,
 			}
 			v, err := verify.New(cfg)
 			if err != nil {
+				if len(secrets) == 0 {
+					// verify takes every kind of credential in --secret.
+					return usage(fmt.Errorf("auth %s needs a credential: give --secret", cfg.Auth))
+				}
 				return usage(err)
 			}
 			at := time.Now()

@@ -7,12 +7,17 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/lexer"
+	"github.com/goccy/go-yaml/parser"
+	"github.com/goccy/go-yaml/token"
 
 	"github.com/hookgate/hookgate"
 )
@@ -34,6 +39,30 @@ type Config struct {
 	// SigningSecret is hookgate's own Standard Webhooks secret used by http
 	// handlers that do not set their own (whsec_… or raw).
 	SigningSecret string `yaml:"signing_secret,omitempty"`
+	// UnsignedForwarding opts out of signing: without it, an http handler
+	// that would forward without a signing secret is a configuration error,
+	// so an unset ${ENV} never silently turns signing off.
+	UnsignedForwarding bool `yaml:"unsigned_forwarding,omitempty"`
+
+	// Path is the file the config was loaded from ("" for Default and Parse).
+	Path string `yaml:"-"`
+	// ConnectionLines holds the line of each file connection's name, by
+	// index into Connections (0 when unknown), so errors can point at it.
+	ConnectionLines []int `yaml:"-"`
+}
+
+// ConnectionSource says where file connection i is defined, e.g.
+// "hookgate.yaml line 4", for messages that must tell the operator where to
+// look.
+func (c *Config) ConnectionSource(i int) string {
+	where := c.Path
+	if where == "" {
+		where = "the config file"
+	}
+	if i < len(c.ConnectionLines) && c.ConnectionLines[i] > 0 {
+		return fmt.Sprintf("%s line %d", where, c.ConnectionLines[i])
+	}
+	return where
 }
 
 // TLS enables HTTPS on the public listener.
@@ -66,6 +95,36 @@ type Storage struct {
 	// the key must not sit next to the config it protects). It wins over
 	// SecretKeyFile.
 	SecretKey string `yaml:"-"`
+	// Schema is the PostgreSQL schema hookgate's tables live in (created
+	// if missing), so hookgate can share a database; the same as
+	// ?search_path=SCHEMA in the URL.
+	Schema string `yaml:"schema,omitempty"`
+}
+
+var schemaName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
+
+// OpenURL is the URL to open: URL with Schema set as its search_path.
+func (s Storage) OpenURL() (string, error) {
+	if s.Schema == "" {
+		return s.URL, nil
+	}
+	if !strings.HasPrefix(s.URL, "postgres://") && !strings.HasPrefix(s.URL, "postgresql://") {
+		return "", fmt.Errorf("storage.schema applies to PostgreSQL only (storage.url is not postgres://)")
+	}
+	if !schemaName.MatchString(s.Schema) {
+		return "", fmt.Errorf("storage.schema %q must match %s", s.Schema, schemaName)
+	}
+	u, err := url.Parse(s.URL)
+	if err != nil {
+		return "", fmt.Errorf("storage.url: %w", err)
+	}
+	q := u.Query()
+	if sp := q.Get("search_path"); sp != "" && sp != s.Schema {
+		return "", fmt.Errorf("storage.schema %q and the URL's search_path %q disagree: set one", s.Schema, sp)
+	}
+	q.Set("search_path", s.Schema)
+	u.RawQuery = q.Encode()
+	return u.String(), nil
 }
 
 // Webhooks are the ingress defaults, overridable per connection.
@@ -172,7 +231,12 @@ func Load(path string) (*Config, []string, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("read config: %w", err)
 	}
-	return Parse(raw)
+	cfg, missing, err := Parse(raw)
+	if err != nil {
+		return nil, missing, fmt.Errorf("%s: %w", path, err)
+	}
+	cfg.Path = path
+	return cfg, missing, nil
 }
 
 // Parse decodes YAML bytes over the defaults.
@@ -181,11 +245,64 @@ func Parse(raw []byte) (*Config, []string, error) {
 	cfg := Default()
 	if len(bytes.TrimSpace(expanded)) > 0 {
 		if err := yaml.UnmarshalWithOptions(expanded, cfg, yaml.DisallowUnknownField()); err != nil {
+			if located := locateDuration(expanded, err); located != nil {
+				return nil, missing, fmt.Errorf("parse config: %w", located)
+			}
 			return nil, missing, fmt.Errorf("parse config: %s", yaml.FormatError(err, false, true))
 		}
 	}
 	cfg.fillDefaults()
+	cfg.ConnectionLines = connectionLines(raw, len(cfg.Connections))
 	return cfg, missing, nil
+}
+
+var badDuration = regexp.MustCompile(`duration ("(?:[^"\\]|\\.)*")`)
+
+// locateDuration gives a bad duration its key and line: the YAML decoder
+// reports errors of a value's own parser without a position.
+func locateDuration(expanded []byte, err error) error {
+	m := badDuration.FindStringSubmatch(err.Error())
+	if m == nil {
+		return nil
+	}
+	val, uerr := strconv.Unquote(m[1])
+	if uerr != nil {
+		return nil
+	}
+	lines := strings.Split(string(expanded), "\n")
+	for _, tk := range lexer.Tokenize(string(expanded)) {
+		if tk.Value != val || tk.Prev == nil || tk.Prev.Type != token.MappingValueType || tk.Prev.Prev == nil {
+			continue
+		}
+		n := tk.Position.Line
+		src := ""
+		if n >= 1 && n <= len(lines) {
+			src = fmt.Sprintf("\n> %3d | %s", n, lines[n-1])
+		}
+		return fmt.Errorf("line %d: %s: %s is not a duration (write a Go duration such as 500ms, 30s, 5m or 1h)%s",
+			n, tk.Prev.Prev.Value, m[1], src)
+	}
+	return nil
+}
+
+// connectionLines finds the line of each connection's name in the file as
+// written (before ${ENV} expansion, whose values may span lines).
+func connectionLines(raw []byte, n int) []int {
+	lines := make([]int, n)
+	file, err := parser.ParseBytes(raw, 0)
+	if err != nil {
+		return lines
+	}
+	for i := range lines {
+		p, err := yaml.PathString(fmt.Sprintf("$.connections[%d].name", i))
+		if err != nil {
+			continue
+		}
+		if node, err := p.FilterFile(file); err == nil && node != nil && node.GetToken() != nil {
+			lines[i] = node.GetToken().Position.Line
+		}
+	}
+	return lines
 }
 
 func (c *Config) fillDefaults() {

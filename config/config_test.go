@@ -129,3 +129,61 @@ func TestValidateLimits(t *testing.T) {
 		t.Fatalf("defaults = %+v", d.Limits)
 	}
 }
+
+// TestBadDurationNamesKeyAndLine: a value that is not a duration is
+// reported with its key, its line and the line itself.
+func TestBadDurationNamesKeyAndLine(t *testing.T) {
+	t.Parallel()
+	_, _, err := Parse([]byte("listen: \":8080\"\ndispatch:\n  workers: 4\n  lease: 5 minutes\n"))
+	if err == nil {
+		t.Fatal("a bad duration was accepted")
+	}
+	for _, want := range []string{"line 4", "lease", `"5 minutes"`, "lease: 5 minutes"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q: %v", want, err)
+		}
+	}
+}
+
+// TestConnectionSource: file connections know their line, for messages
+// that must say where a connection is defined.
+func TestConnectionSource(t *testing.T) {
+	t.Parallel()
+	cfg, _, err := Parse([]byte("connections:\n  - type: github\n    name: a\n    signing_secret: x\n  - {type: github, name: b, signing_secret: \"${HG_UNSET_MULTI}\"}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.ConnectionSource(0); got != "the config file line 3" {
+		t.Errorf("source of a = %q", got)
+	}
+	if got := cfg.ConnectionSource(1); got != "the config file line 5" {
+		t.Errorf("source of b = %q", got)
+	}
+}
+
+func TestStorageSchema(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		s       Storage
+		want    string
+		wantErr string
+	}{
+		{Storage{URL: "sqlite://hookgate.db"}, "sqlite://hookgate.db", ""},
+		{Storage{URL: "postgres://u@h:5432/db?sslmode=disable", Schema: "hookgate"}, "postgres://u@h:5432/db?search_path=hookgate&sslmode=disable", ""},
+		{Storage{URL: "postgres://u@h/db?search_path=hookgate", Schema: "hookgate"}, "postgres://u@h/db?search_path=hookgate", ""},
+		{Storage{URL: "postgres://u@h/db?search_path=other", Schema: "hookgate"}, "", "disagree"},
+		{Storage{URL: "sqlite://hookgate.db", Schema: "hookgate"}, "", "PostgreSQL only"},
+		{Storage{URL: "postgres://u@h/db", Schema: "a; DROP"}, "", "must match"},
+	} {
+		got, err := tc.s.OpenURL()
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("%+v: error %v, want %q", tc.s, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("%+v: %q, %v; want %q", tc.s, got, err, tc.want)
+		}
+	}
+}

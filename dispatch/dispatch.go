@@ -387,7 +387,11 @@ func (d *Dispatcher) complete(ctx, stopping context.Context, r *hookgate.Receipt
 				d.Logger.Debug("receipt deferred", "receipt", r.ID, "reason", c.Reason)
 				return
 			}
-			d.Logger.Info("receipt dispatched", "receipt", r.ID, "connection", r.Connection,
+			level := slog.LevelInfo
+			if c.Status == hookgate.StatusFailed || c.Status == hookgate.StatusDead {
+				level = slog.LevelWarn // a destination failed: operators filter on WARN
+			}
+			d.Logger.Log(ctx, level, "receipt dispatched", "receipt", r.ID, "connection", r.Connection,
 				"event_type", r.EventType, "status", c.Status, "reason", c.Reason)
 			return
 		}

@@ -151,6 +151,7 @@ admin: {listen: %q}
 storage: {url: "sqlite://%s"}
 dispatch: {workers: 4, lease: 2s, poll_interval: 100ms}
 log: {level: warn}
+unsigned_forwarding: true
 handlers:
   - {name: sink, type: http, url: %q, timeout: 5s}
 connections:

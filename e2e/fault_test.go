@@ -176,6 +176,7 @@ admin: {listen: %q}
 storage: {url: %q}
 dispatch: {workers: 16, poll_interval: 200ms}
 log: {level: warn}
+unsigned_forwarding: true  # the test sink does not verify
 handlers:
   - {name: sink, type: http, url: %q, timeout: 5s}
 connections:

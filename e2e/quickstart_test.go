@@ -115,7 +115,7 @@ func TestCommandLineContract(t *testing.T) {
 	for _, c := range [][]string{{"serve"}, {"migrate"}, {"send"}, {"tail"}, {"config", "check"},
 		{"connections", "add"}, {"connections", "list"}, {"connections", "show"}, {"connections", "rm"},
 		{"receipts", "list"}, {"receipts", "show"}, {"receipts", "replay"}, {"receipts", "admit"},
-		{"connections", "rotate"}, {"verify"}, {"version"}, {"config"}} {
+		{"connections", "rotate"}, {"verify"}, {"version"}, {"config"}, {"backup"}} {
 		out, code := hookgate(t, nil, append(c, "--help")...)
 		if code != 0 || !strings.Contains(out, "Examples:") {
 			t.Errorf("%v --help has no example (%d): %s", c, code, out)

@@ -34,6 +34,7 @@ admin: {listen: %q}
 storage: {url: %q}
 dispatch: {workers: 4, lease: 2s, poll_interval: 100ms}
 log: {level: warn}
+unsigned_forwarding: true  # the test sink does not verify
 handlers:
   - {name: sink, type: http, url: %q, timeout: 5s}
 connections:

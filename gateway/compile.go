@@ -78,7 +78,15 @@ func (g *Gateway) compile(cfg *config.Config, stored []*hookgate.Connection) (*s
 		all = append(all, &cfg.Connections[i])
 	}
 	all = append(all, stored...)
-	for _, c := range all {
+	// origin says where connection i of all is defined, for messages.
+	origin := func(i int) string {
+		if i < len(cfg.Connections) {
+			return "in " + cfg.ConnectionSource(i)
+		}
+		return "stored in the database (registered at run time)"
+	}
+	firstAt := map[string]int{}
+	for i, c := range all {
 		ep, err := compileConnection(&cfg.Webhooks, s.handlers, c)
 		if err == nil && cfg.Limits.InflightBodyBytes > 0 && ep.MaxPayload > cfg.Limits.InflightBodyBytes {
 			err = fmt.Errorf("max_payload_bytes %d exceeds limits.inflight_body_bytes %d: a body that size could never be received", ep.MaxPayload, cfg.Limits.InflightBodyBytes)
@@ -88,9 +96,10 @@ func (g *Gateway) compile(cfg *config.Config, stored []*hookgate.Connection) (*s
 			continue
 		}
 		if prev, dup := s.byName[c.Name]; dup {
-			errs = append(errs, fmt.Errorf("connection name %q is used twice (types %s and %s); names are unique across types", c.Name, prev.Conn.Type, c.Type))
+			errs = append(errs, duplicateName(prev.Conn, origin(firstAt[c.Name]), c, origin(i), i >= len(cfg.Connections)))
 			continue
 		}
+		firstAt[c.Name] = i
 		paths := []string{c.DefaultPath()}
 		if c.Path != "" {
 			paths = append(paths, c.Path)
@@ -111,6 +120,19 @@ func (g *Gateway) compile(cfg *config.Config, stored []*hookgate.Connection) (*s
 		}
 	}
 	return s, errs
+}
+
+// duplicateName explains a name used by two connections: where each copy
+// lives and how to keep one. A run-time copy can only be removed through a
+// running server, which cannot start while the file clashes with it.
+func duplicateName(first *hookgate.Connection, firstAt string, second *hookgate.Connection, secondAt string, secondStored bool) error {
+	fix := "rename one of them (names are unique across types)"
+	if secondStored {
+		fix = fmt.Sprintf("to keep the file's copy, remove the stored one: start hookgate without this connection in its file and run "+
+			"\"hookgate connections rm %s %s\"; or rename one of them (names are unique across types)", second.Type, second.Name)
+	}
+	return fmt.Errorf("connection name %q is used twice: %s/%s %s, and %s/%s %s; %s",
+		second.Name, first.Type, first.Name, firstAt, second.Type, second.Name, secondAt, fix)
 }
 
 func (g *Gateway) compileHandler(cfg *config.Config, h hookgate.HandlerConfig) (*compiledHandler, error) {

@@ -251,6 +251,7 @@ func TestUnroutedEventIsFilteredAndReplayableLater(t *testing.T) {
 	t.Parallel()
 	s := newSink(t, 200)
 	tg := newTestGateway(t, fmt.Sprintf(`
+unsigned_forwarding: true
 handlers:
   - {name: forward, type: http, url: %q}
 `, s.srv.URL))
@@ -294,6 +295,7 @@ func TestOrderedHandlersRetryOnlyTheFailedOne(t *testing.T) {
 	backends(t, func(t *testing.T, storage func(testing.TB) string) {
 		a, b := newSink(t, 200), newSink(t, 500, 200)
 		tg := newTestGatewayWith(t, storage, fmt.Sprintf(`
+unsigned_forwarding: true
 handlers:
   - {name: sla, type: http, url: %q}
   - {name: assign, type: http, url: %q}
@@ -367,6 +369,7 @@ func TestPausedConnectionHoldsThenResumes(t *testing.T) {
 	backends(t, func(t *testing.T, storage func(testing.TB) string) {
 		s := newSink(t, 200)
 		tg := newTestGatewayWith(t, storage, fmt.Sprintf(`
+unsigned_forwarding: true
 handlers:
   - {name: forward, type: http, url: %q}
 `, s.srv.URL))

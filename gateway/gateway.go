@@ -68,9 +68,12 @@ type Gateway struct {
 	cert       *certificate // nil without tls
 	maint      *maintenance // prune.go
 
-	mu    sync.Mutex // serialises connection changes, rebuilds and key rotation
+	mu    sync.Mutex // serialises connection changes, rebuilds, reloads and key rotation
 	funcs map[string]hookgate.Sender
-	snap  atomic.Pointer[snapshot]
+	// live is the configuration connections and handlers are compiled
+	// from: cfg at start, then each file Reload accepted (under mu).
+	live *config.Config
+	snap atomic.Pointer[snapshot]
 	// ownKeys fingerprints secrets when the store has no key (secrets.go).
 	ownKeys *secrets.Keyring
 }
@@ -78,11 +81,12 @@ type Gateway struct {
 // New opens storage (running migrations) and compiles the configuration.
 // Any invalid connection or handler in cfg is an error: hookgate fails closed.
 func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("invalid configuration: %w", err)
+	if errs := preflight(cfg); len(errs) > 0 {
+		return nil, fmt.Errorf("invalid configuration: %w", errors.Join(errs...))
 	}
 	g := &Gateway{
 		cfg:        cfg,
+		live:       cfg,
 		logger:     opts.Logger,
 		now:        opts.Now,
 		store:      opts.Store,
@@ -116,7 +120,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 		g.httpClient = &http.Client{Transport: t}
 	}
 	if g.store == nil {
-		st, err := store.OpenWith(ctx, cfg.Storage.URL, storeOptions(cfg))
+		openURL, _ := cfg.Storage.OpenURL() // checked by preflight
+		st, err := store.OpenWith(ctx, openURL, storeOptions(cfg))
 		if err != nil {
 			return nil, fmt.Errorf("open storage: %w", err)
 		}
@@ -201,31 +206,12 @@ func (g *Gateway) rebuildLocked(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("load stored connections: %w", err)
 	}
-	snap, errs := g.compile(g.cfg, stored)
+	snap, errs := g.compile(g.live, stored)
 	if len(errs) > 0 {
 		return fmt.Errorf("invalid configuration: %w", errors.Join(errs...))
 	}
 	g.snap.Store(snap)
 	return nil
-}
-
-// Check compiles cfg without storage, for `hookgate config check`.
-func Check(cfg *config.Config) error {
-	g := &Gateway{cfg: cfg, logger: slog.New(slog.DiscardHandler), now: time.Now, httpClient: http.DefaultClient}
-	_, errs := g.compile(cfg, nil)
-	if err := cfg.Validate(); err != nil {
-		errs = append(errs, err)
-	}
-	if _, _, err := network(cfg); err != nil {
-		errs = append(errs, err)
-	}
-	if _, err := loadCertificate(cfg.TLS); err != nil {
-		errs = append(errs, err)
-	}
-	if err := store.CheckKey(cfg.Storage.URL, storeOptions(cfg)); err != nil {
-		errs = append(errs, err)
-	}
-	return errors.Join(errs...)
 }
 
 // storeOptions are the storage settings of cfg: the secret key, required
@@ -327,7 +313,7 @@ func (g *Gateway) changeConnection(ctx context.Context, c *hookgate.Connection, 
 			others = append(others, s)
 		}
 	}
-	if _, errs := g.compile(g.cfg, append(others, c)); len(errs) > 0 {
+	if _, errs := g.compile(g.live, append(others, c)); len(errs) > 0 {
 		return &hookgate.Error{Code: hookgate.EInvalid, Message: errors.Join(errs...).Error()}
 	}
 	if err := write(); err != nil {

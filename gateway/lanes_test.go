@@ -39,6 +39,7 @@ func TestHangingDestinationDelaysOnlyItsOwnDeliveries(t *testing.T) {
 				defer fast.Close()
 				tg := newTestGatewayWith(t, storage, fmt.Sprintf(`
 dispatch: {workers: 8, poll_interval: 50ms}
+unsigned_forwarding: true
 handlers:
   - {name: slow, type: http, url: %q, %s timeout: 1h}
   - {name: fast, type: http, url: %q, timeout: 10s}

@@ -12,6 +12,7 @@ func TestMetrics(t *testing.T) {
 	t.Parallel()
 	s := newSink(t, 200)
 	tg := newTestGateway(t, `
+unsigned_forwarding: true
 handlers:
   - {name: forward, type: http, url: "`+s.srv.URL+`"}
 connections:

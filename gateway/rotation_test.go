@@ -79,6 +79,7 @@ func TestAdmitAfterSecretFix(t *testing.T) {
 	t.Parallel()
 	s := newSink(t, 200)
 	tg := newTestGateway(t, `
+unsigned_forwarding: true
 handlers:
   - {name: forward, type: http, url: "`+s.srv.URL+`"}
 `)

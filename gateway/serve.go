@@ -36,8 +36,8 @@ type Listeners struct {
 // Listen binds the public and admin addresses of the config. It refuses a
 // non-loopback admin listener without a token.
 func (g *Gateway) Listen() (*Listeners, error) {
-	if g.cfg.Admin.Token == "" && !loopbackOnly(g.cfg.Admin.Listen) {
-		return nil, fmt.Errorf("admin.listen %q is not loopback-only: set admin.token or HOOKGATE_ADMIN_TOKEN", g.cfg.Admin.Listen)
+	if err := checkAdmin(g.cfg); err != nil {
+		return nil, err
 	}
 	pub, err := net.Listen("tcp", g.cfg.Listen)
 	if err != nil {
@@ -82,7 +82,11 @@ func (g *Gateway) Serve(ctx context.Context, ls *Listeners) error {
 	if g.cert != nil {
 		pub.TLSConfig = g.cert.serverTLS()
 	}
-	adm := &http.Server{Handler: g.AdminHandler(), ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout}
+	// Shutdown waits for every admin handler, and an event stream lasts
+	// as long as its client: streams end when shutdown begins.
+	streams, endStreams := context.WithCancel(context.Background())
+	defer endStreams()
+	adm := &http.Server{Handler: endStreamsWith(streams, g.AdminHandler()), ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout}
 
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -115,6 +119,7 @@ func (g *Gateway) Serve(ctx context.Context, ls *Listeners) error {
 	defer cancel()
 	// Ingress first: requests in flight still commit and get their answer.
 	_ = pub.Shutdown(shutCtx)
+	endStreams()
 	_ = adm.Shutdown(shutCtx)
 	stop()
 	<-dispatchDone
@@ -152,6 +157,20 @@ func (s serverLog) Write(p []byte) (int, error) {
 	}
 	s.logger.Log(context.Background(), level, "public listener", "err", msg)
 	return len(p), nil
+}
+
+// endStreamsWith ends the admin API's event streams (GET /api/v1/events)
+// when streams is cancelled; other admin requests finish as usual.
+func endStreamsWith(streams context.Context, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/v1/events" {
+			ctx, cancel := context.WithCancel(r.Context())
+			defer cancel()
+			defer context.AfterFunc(streams, cancel)()
+			r = r.WithContext(ctx)
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // redactStorageURL hides a password in a storage URL for logs.

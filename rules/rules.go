@@ -58,6 +58,9 @@ func ParseEnvelope(contentType string, body []byte) (Envelope, error) {
 		return Envelope{}, hookgate.Errorf(hookgate.EMalformed, "body is empty; a JSON object is required")
 	}
 	if trimmed[0] != '{' {
+		if jsonKind(trimmed[0]) == "" {
+			return Envelope{}, malformedJSON(body, "object")
+		}
 		return Envelope{}, hookgate.Errorf(hookgate.EMalformed, "body must be a JSON object, not %s", jsonKind(trimmed[0]))
 	}
 	if tooDeep(trimmed, MaxDepth) {
@@ -91,7 +94,7 @@ func ParseBatch(body []byte) (Envelope, error) {
 	)
 	root.ForEach(func(_, item gjson.Result) bool {
 		if !item.IsObject() {
-			bad = hookgate.Errorf(hookgate.EMalformed, "element %d of the body array must be a JSON object, not %s", n, jsonKind(item.Raw[0]))
+			bad = hookgate.Errorf(hookgate.EMalformed, "element %d of the body array must be a JSON object, not %s", n, firstNonEmpty(jsonKind(item.Raw[0]), "invalid JSON"))
 			return false
 		}
 		if n == 0 {
@@ -120,7 +123,8 @@ func isForm(contentType string) bool {
 	return strings.EqualFold(strings.TrimSpace(mt), "application/x-www-form-urlencoded")
 }
 
-// malformedJSON explains why body, which failed validation, is not the JSON
+// malformedJSON is the one wording of a body that is not valid JSON
+// ("body is not valid JSON: <where and why>"). It explains why body, which failed validation, is not the JSON
 // value wanted. Only invalid bodies get here, so the cost of a decode that
 // finds the position is paid on the error path alone.
 func malformedJSON(body []byte, want string) error {
@@ -145,7 +149,14 @@ func jsonKind(b byte) string {
 	case b == '-' || (b >= '0' && b <= '9'):
 		return "a number"
 	}
-	return "invalid JSON"
+	return "" // not the start of any JSON value
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 // Field returns the value at a dotted path ("data.object.id"; a number

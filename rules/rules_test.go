@@ -236,3 +236,15 @@ func TestEnvelopeFormContentTypes(t *testing.T) {
 		}
 	}
 }
+
+// TestInvalidJSONOneWording: a body that is not JSON at all and one that
+// breaks off inside an object are worded the same way.
+func TestInvalidJSONOneWording(t *testing.T) {
+	t.Parallel()
+	for _, body := range []string{`hello`, `{"a":`, `{"a" 1}`, `<xml/>`} {
+		_, err := ParseEnvelope("application/json", []byte(body))
+		if err == nil || !strings.HasPrefix(hookgate.ErrorMessage(err), "body is not valid JSON: ") {
+			t.Errorf("%q: %v", body, err)
+		}
+	}
+}

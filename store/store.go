@@ -20,12 +20,16 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io/fs"
+	neturl "net/url"
+	"path"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 
@@ -70,6 +74,10 @@ type DB struct {
 	keyMu   sync.RWMutex
 	// health is the outcome of the latest writes, for Ping (health.go).
 	health *writeHealth
+	// applied lists the migrations Open applied, and version is the
+	// schema version after them, for `hookgate migrate` to report.
+	applied []string
+	version int64
 }
 
 var _ hookgate.Store = (*DB)(nil)
@@ -91,6 +99,9 @@ func Open(ctx context.Context, url string) (*DB, error) {
 // every stored connection that is plaintext (a database older than sealing)
 // or sealed under an older key is sealed under the current key.
 func OpenWith(ctx context.Context, url string, opts Options) (*DB, error) {
+	if err := CheckURL(url); err != nil {
+		return nil, err
+	}
 	var (
 		db  *DB
 		err error
@@ -105,7 +116,7 @@ func OpenWith(ctx context.Context, url string, opts Options) (*DB, error) {
 	case strings.HasPrefix(url, "sqlite://"):
 		db, err = openSQLite(ctx, strings.TrimPrefix(url, "sqlite://"))
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
-		db, err = openPostgres(url)
+		db, err = openPostgres(ctx, url)
 	default:
 		return nil, hookgate.Errorf(hookgate.EInvalid, "storage url must start with sqlite:// or postgres://")
 	}
@@ -167,6 +178,17 @@ func OpenWith(ctx context.Context, url string, opts Options) (*DB, error) {
 	db.batch = newBatcher(db, db.d.batchLanes, beforeBatch, afterBatch)
 	db.health.startProber(db)
 	return db, nil
+}
+
+// CheckURL reports whether url names a database Open can open, without
+// opening it (`hookgate config check` runs it).
+func CheckURL(url string) error {
+	switch {
+	case url == "sqlite::memory:", strings.HasPrefix(url, "sqlite://"),
+		strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
+		return nil
+	}
+	return hookgate.Errorf(hookgate.EInvalid, "storage url must start with sqlite:// or postgres://")
 }
 
 // sqlitePragmas make every acknowledged delivery durable: WAL so readers do
@@ -236,10 +258,14 @@ func openSQLiteMemory() (*DB, error) {
 	return &DB{write: w, read: w, d: sqliteDialect}, nil
 }
 
-func openPostgres(url string) (*DB, error) {
+func openPostgres(ctx context.Context, url string) (*DB, error) {
 	db, err := sql.Open("pgx", url)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	if err := createSchema(ctx, db, url); err != nil {
+		db.Close()
+		return nil, err
 	}
 	db.SetMaxOpenConns(max(8, 2*runtime.GOMAXPROCS(0)))
 	db.SetMaxIdleConns(max(8, 2*runtime.GOMAXPROCS(0)))
@@ -276,8 +302,55 @@ func (db *DB) Migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	if _, err := p.Up(ctx); err != nil {
+	results, err := p.Up(ctx)
+	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
+	}
+	for _, r := range results {
+		if r.Source != nil {
+			db.applied = append(db.applied, path.Base(r.Source.Path))
+		}
+	}
+	if db.version, err = p.GetDBVersion(ctx); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
+
+// Migrations reports the migrations this DB applied (when Open created or
+// upgraded the schema) and the schema version it is at.
+func (db *DB) Migrations() (applied []string, version int64) {
+	return slices.Clone(db.applied), db.version
+}
+
+// createSchema creates the schema a PostgreSQL URL names first in its
+// search_path (?search_path=hookgate), so that hookgate can share a
+// database with other applications in a schema of its own.
+func createSchema(ctx context.Context, db *sql.DB, url string) error {
+	u, err := neturl.Parse(url)
+	if err != nil {
+		return fmt.Errorf("open postgres: %w", err)
+	}
+	sp := u.Query().Get("search_path")
+	if sp == "" {
+		return nil
+	}
+	schema := strings.Trim(strings.TrimSpace(strings.Split(sp, ",")[0]), `"`)
+	if schema == "" || schema == "$user" {
+		return nil
+	}
+	// Look first: a role without CREATE on the database may still own a
+	// schema made for it, and CREATE SCHEMA IF NOT EXISTS checks the
+	// privilege before it checks whether the schema exists.
+	var exists bool
+	if err := db.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", schema).Scan(&exists); err != nil {
+		return fmt.Errorf("open postgres: %w", err)
+	}
+	if exists {
+		return nil
+	}
+	if _, err := db.ExecContext(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{schema}.Sanitize()); err != nil {
+		return fmt.Errorf("create schema %q: %w", schema, err)
 	}
 	return nil
 }

@@ -101,6 +101,9 @@ func (s *Sender) Send(ctx context.Context, r *hookgate.Receipt) (int, bool, erro
 	if len(msg) > 200 {
 		msg = msg[:200] + "…"
 	}
+	if msg == "" {
+		return resp.StatusCode, retry, fmt.Errorf("destination answered %d with an empty body", resp.StatusCode)
+	}
 	return resp.StatusCode, retry, fmt.Errorf("destination answered %d: %s", resp.StatusCode, msg)
 }
 
