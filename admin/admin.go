@@ -144,6 +144,11 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxAdminBody))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		// Worded as ingress words a delivery that is not JSON.
+		var syntax *json.SyntaxError
+		if errors.As(err, &syntax) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			return hookgate.Errorf(hookgate.EInvalid, "request body is not valid JSON: %v", err)
+		}
 		return hookgate.Errorf(hookgate.EInvalid, "request body: %v", err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -216,5 +217,25 @@ func TestAdminRefusalsLogBounded(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "attacker.example") {
 		t.Fatalf("the log does not say what was refused:\n%s", logs)
+	}
+}
+
+// TestAdminInvalidJSONWording: a request body that is not JSON is worded as
+// ingress words a delivery that is not JSON.
+func TestAdminInvalidJSONWording(t *testing.T) {
+	t.Parallel()
+	tg := newTestGateway(t, "")
+	for _, body := range []string{`{"type":`, `not json`, ``} {
+		req, _ := http.NewRequest("POST", tg.admin.URL+"/api/v1/connections", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 400 || !strings.Contains(string(b), "request body is not valid JSON") {
+			t.Errorf("%q: %d %s", body, resp.StatusCode, b)
+		}
 	}
 }
