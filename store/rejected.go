@@ -185,13 +185,7 @@ func (db *DB) deleteRejectedBeyond(ctx context.Context, connection string, keep 
 			if err != nil || n == 0 {
 				return err
 			}
-			if err := db.execIn(ctx, tx, `DELETE FROM bodies WHERE `, "seq", seqs); err != nil {
-				return fmt.Errorf("delete bodies: %w", err)
-			}
-			if err := db.execIn(ctx, tx, `DELETE FROM receipts WHERE `, "id", ids); err != nil {
-				return fmt.Errorf("delete receipts: %w", err)
-			}
-			return nil
+			return db.deleteReceipts(ctx, tx, ids, seqs)
 		})
 		if err != nil {
 			return total, err

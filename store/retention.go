@@ -39,13 +39,7 @@ func (db *DB) PruneReceipts(ctx context.Context, before time.Time) (int64, error
 				if err != nil || n == 0 {
 					return err
 				}
-				if err := db.execIn(ctx, tx, `DELETE FROM bodies WHERE `, "seq", seqs); err != nil {
-					return fmt.Errorf("delete bodies: %w", err)
-				}
-				if err := db.execIn(ctx, tx, `DELETE FROM receipts WHERE `, "id", ids); err != nil {
-					return fmt.Errorf("delete receipts: %w", err)
-				}
-				return nil
+				return db.deleteReceipts(ctx, tx, ids, seqs)
 			})
 			if err != nil {
 				return total, fmt.Errorf("prune %s receipts: %w", status, err)
@@ -84,4 +78,16 @@ func (db *DB) oldReceipts(ctx context.Context, tx *sql.Tx, status hookgate.Statu
 		ids, seqs = append(ids, id), append(seqs, seq)
 	}
 	return ids, seqs, rows.Err()
+}
+
+// deleteReceipts deletes the receipts ids and their bodies (seqs) in tx:
+// what both the rejected budget and retention drop whole.
+func (db *DB) deleteReceipts(ctx context.Context, tx *sql.Tx, ids []string, seqs []int64) error {
+	if err := db.execIn(ctx, tx, `DELETE FROM bodies WHERE `, "seq", seqs); err != nil {
+		return fmt.Errorf("delete bodies: %w", err)
+	}
+	if err := db.execIn(ctx, tx, `DELETE FROM receipts WHERE `, "id", ids); err != nil {
+		return fmt.Errorf("delete receipts: %w", err)
+	}
+	return nil
 }
