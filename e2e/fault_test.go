@@ -165,16 +165,17 @@ func (s *faultSink) undelivered(accepted map[string]bool) int {
 	return n
 }
 
-// gatewayConfig writes a config for one process and returns its path and
-// its ingress and admin addresses.
-func gatewayConfig(t *testing.T, dir, name, storage, sinkURL, secret string) (path, listen, admin string) {
+// gatewayConfig writes a config for one process, with dispatch settings
+// dispatch (a YAML mapping), and returns its path and its ingress and admin
+// addresses.
+func gatewayConfig(t *testing.T, dir, name, storage, sinkURL, secret, dispatch string) (path, listen, admin string) {
 	t.Helper()
 	listen, admin = freePort(t), freePort(t)
 	cfg := fmt.Sprintf(`
 listen: %q
 admin: {listen: %q}
 storage: {url: %q}
-dispatch: {workers: 16, poll_interval: 200ms}
+dispatch: %s
 log: {level: warn}
 unsigned_forwarding: true  # the test sink does not verify
 handlers:
@@ -184,13 +185,16 @@ connections:
     name: primary
     signing_secret: %s
     routes: [{handlers: [sink]}]
-`, listen, admin, storage, sinkURL, secret)
+`, listen, admin, storage, dispatch, sinkURL, secret)
 	path = filepath.Join(dir, name+".yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return path, listen, admin
 }
+
+// crashDispatch are the dispatch settings of the crash tests.
+const crashDispatch = "{workers: 16, poll_interval: 200ms}"
 
 // postgresDatabase creates a database of the test's own on the shared
 // server (HOOKGATE_TEST_POSTGRES_URL) and drops it when the test ends. It
@@ -248,7 +252,7 @@ func TestSIGKILLRounds(t *testing.T) {
 			dest := httptest.NewServer(sink)
 			defer dest.Close()
 			const secret = "fault-test-secret"
-			cfgPath, listen, admin := gatewayConfig(t, dir, "hookgate", storage, dest.URL, secret)
+			cfgPath, listen, admin := gatewayConfig(t, dir, "hookgate", storage, dest.URL, secret, crashDispatch)
 			p := start(t, dir, cfgPath, admin)
 			defer func() { p.kill9() }()
 			for _, round := range []string{"ingest", "dispatch"} {
@@ -312,7 +316,7 @@ func TestPostgresInstancesKilled(t *testing.T) {
 		listens []string
 	)
 	for i := range 3 {
-		cfgPath, listen, admin := gatewayConfig(t, dir, fmt.Sprint("hookgate", i), storage, dest.URL, secret)
+		cfgPath, listen, admin := gatewayConfig(t, dir, fmt.Sprint("hookgate", i), storage, dest.URL, secret, crashDispatch)
 		p := start(t, dir, cfgPath, admin)
 		defer p.kill9()
 		procs, listens = append(procs, p), append(listens, listen)

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,27 +24,7 @@ const faultSecret = "fault-test-secret"
 // sinkURL, and returns its path and the public and admin addresses.
 func faultConfig(t *testing.T, dir, storageURL, sinkURL string) (cfgPath, listen, adminAddr string) {
 	t.Helper()
-	listen, adminAddr = freePort(t), freePort(t)
-	cfgPath = filepath.Join(dir, "hookgate.yaml")
-	cfg := fmt.Sprintf(`
-listen: %q
-admin: {listen: %q}
-storage: {url: %q}
-dispatch: {workers: 4, lease: 2s, poll_interval: 100ms}
-log: {level: warn}
-unsigned_forwarding: true  # the test sink does not verify
-handlers:
-  - {name: sink, type: http, url: %q, timeout: 5s}
-connections:
-  - type: github
-    name: primary
-    signing_secret: %s
-    routes: [{handlers: [sink]}]
-`, listen, adminAddr, storageURL, sinkURL, faultSecret)
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return cfgPath, listen, adminAddr
+	return gatewayConfig(t, dir, "hookgate", storageURL, sinkURL, faultSecret, "{workers: 4, lease: 2s, poll_interval: 100ms}")
 }
 
 // ledger counts the deliveries a fault test sent and which were acknowledged
