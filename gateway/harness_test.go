@@ -205,3 +205,23 @@ func toJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// serveGateway builds a gateway from cfg and serves it on the listeners of
+// cfg until the test ends, as `hookgate serve` does.
+func serveGateway(t *testing.T, cfg *config.Config, opts Options) (*Gateway, *Listeners) {
+	t.Helper()
+	gw, err := New(context.Background(), cfg, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { gw.Close() })
+	ls, err := gw.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- gw.Serve(ctx, ls) }()
+	t.Cleanup(func() { stop(); <-served })
+	return gw, ls
+}

@@ -256,19 +256,7 @@ connections:
 		t.Fatal(err)
 	}
 	cfg.Storage.URL = "sqlite://" + filepath.Join(t.TempDir(), "hookgate.db")
-	gw, err := New(context.Background(), cfg, Options{Logger: slog.New(slog.DiscardHandler), NoDispatch: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer gw.Close()
-	ls, err := gw.Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- gw.Serve(ctx, ls) }()
-	defer func() { stop(); <-served }()
+	gw, ls := serveGateway(t, cfg, Options{Logger: slog.New(slog.DiscardHandler), NoDispatch: true})
 	addr, lim := ls.Public.Addr().String(), gw.ingress.Limits
 
 	deliver := func(c net.Conn, id string) (*http.Response, []byte) {

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"bytes"
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -99,19 +98,7 @@ func TestServeTLSReload(t *testing.T) {
 	}
 	cfg.Storage.URL = sqliteURL(t)
 	logs := &syncBuffer{}
-	gw, err := New(context.Background(), cfg, Options{Logger: slog.New(slog.NewTextHandler(logs, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer gw.Close()
-	ls, err := gw.Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- gw.Serve(ctx, ls) }()
-	defer func() { stop(); <-served }()
+	gw, ls := serveGateway(t, cfg, Options{Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	url := "https://" + ls.Public.Addr().String() + "/webhooks/github/none"
 
 	client := func() *http.Client {
