@@ -48,6 +48,9 @@ type Connection struct {
 	PublicURL string `yaml:"public_url,omitempty" json:"public_url,omitempty"`
 	// AllowedIPs restricts senders to these CIDRs (empty: anyone).
 	AllowedIPs []string `yaml:"allowed_ips,omitempty" json:"allowed_ips,omitempty"`
+	// AcceptForm accepts form-encoded bodies (their fields become the
+	// envelope) on a connection whose preset does not post forms.
+	AcceptForm bool `yaml:"accept_form,omitempty" json:"accept_form,omitempty"`
 	// AllowUnauthenticated must be true for auth "none".
 	AllowUnauthenticated bool         `yaml:"allow_unauthenticated,omitempty" json:"allow_unauthenticated,omitempty"`
 	Enabled              *bool        `yaml:"enabled,omitempty" json:"enabled,omitempty"`

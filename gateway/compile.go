@@ -258,6 +258,8 @@ func compileConnection(wh *config.Webhooks, handlers map[string]*compiledHandler
 	ep.AllowEmptyBody = preset.EmptyBody
 	ep.HandshakeAfterAuth = preset.HandshakeAfterAuth
 	ep.AllowArrayBody = preset.ArrayBody
+	ep.AcceptForm = preset.Form || c.AcceptForm
+	ep.FormPayload = preset.FormPayload
 	if ep.AllowedIPs, err = ingress.ParsePrefixes(c.AllowedIPs); err != nil {
 		return nil, fmt.Errorf("allowed_ips: %w", err)
 	}

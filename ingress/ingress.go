@@ -61,6 +61,12 @@ type Endpoint struct {
 	// AllowArrayBody accepts a JSON array of event objects (batching
 	// providers); the envelope is its first element.
 	AllowArrayBody bool
+	// AcceptForm accepts form-encoded bodies, whose fields are the
+	// envelope; FormPayload names the form field that holds the JSON
+	// envelope instead (GitHub's form content type). With neither, a form
+	// content type is refused.
+	AcceptForm  bool
+	FormPayload string
 	// AllowedIPs restricts senders; empty allows anyone.
 	AllowedIPs []netip.Prefix
 	// PublicURL is the connection's public_url, or nil.
@@ -499,6 +505,12 @@ func (s *Server) handshakeLimiter(name string) *rate.Limiter {
 	return l.(*rate.Limiter)
 }
 
+// errFormRefused answers a form-encoded body on a connection whose provider
+// posts JSON (SPEC §4.4): a form there is most often curl's default content
+// type on a JSON body, whose fields would otherwise be lost.
+var errFormRefused = hookgate.Errorf(hookgate.EMalformed,
+	"form-encoded body not accepted on this connection: send Content-Type: application/json (or set accept_form: true on the connection)")
+
 // Accept builds the receipt of a verified delivery (SPEC §2 checks 8–10
 // without the write): the envelope check, event type, nonce, idempotency key
 // and the initial status — held when the connection is paused, filtered when
@@ -508,10 +520,16 @@ func (ep *Endpoint) Accept(h http.Header, body []byte, res verify.Result) (*hook
 	var env rules.Envelope
 	if !ep.AllowEmptyBody || len(bytes.TrimSpace(body)) > 0 {
 		var err error
-		if ep.AllowArrayBody && bytes.HasPrefix(bytes.TrimLeft(body, " \t\r\n"), []byte("[")) {
+		ct := h.Get("Content-Type")
+		switch {
+		case rules.IsForm(ct) && ep.FormPayload != "":
+			env, err = rules.ParseFormPayload(body, ep.FormPayload)
+		case rules.IsForm(ct) && !ep.AcceptForm:
+			err = errFormRefused
+		case ep.AllowArrayBody && bytes.HasPrefix(bytes.TrimLeft(body, " \t\r\n"), []byte("[")):
 			env, err = rules.ParseBatch(body)
-		} else {
-			env, err = rules.ParseEnvelope(h.Get("Content-Type"), body)
+		default:
+			env, err = rules.ParseEnvelope(ct, body)
 		}
 		if err != nil {
 			return nil, err

@@ -38,7 +38,7 @@ func FormEnvelope(fields map[string]any) Envelope { return Envelope{form: fields
 // (arrays, scalars and invalid JSON are rejected). Form-encoded bodies are
 // parsed to an object of their fields. Call it only after verification.
 func ParseEnvelope(contentType string, body []byte) (Envelope, error) {
-	if isForm(contentType) {
+	if IsForm(contentType) {
 		vals, err := url.ParseQuery(string(body))
 		if err != nil {
 			return Envelope{}, hookgate.Errorf(hookgate.EMalformed, "form body does not parse: %v", err)
@@ -112,13 +112,31 @@ func ParseBatch(body []byte) (Envelope, error) {
 	return Envelope{json: first}, nil
 }
 
+// ParseFormPayload reads a form-encoded body whose field holds the JSON
+// event (GitHub's form content type: payload=<JSON>); that JSON must be an
+// object, as a JSON body must.
+func ParseFormPayload(body []byte, field string) (Envelope, error) {
+	vals, err := url.ParseQuery(string(body))
+	if err != nil {
+		return Envelope{}, hookgate.Errorf(hookgate.EMalformed, "form body does not parse: %v", err)
+	}
+	if !vals.Has(field) {
+		return Envelope{}, hookgate.Errorf(hookgate.EMalformed, "form body has no %s field holding the JSON event", field)
+	}
+	env, err := ParseEnvelope("application/json", []byte(vals.Get(field)))
+	if err != nil {
+		return Envelope{}, hookgate.Errorf(hookgate.EMalformed, "form field %s: %s", field, hookgate.ErrorMessage(err))
+	}
+	return env, nil
+}
+
 // errTooDeep refuses a body nested deeper than MaxDepth (SPEC §4.4: 400).
 var errTooDeep = hookgate.Errorf(hookgate.EMalformed, "body nests JSON arrays and objects more than %d levels deep", MaxDepth)
 
-// isForm reports whether a Content-Type names a form-encoded body (the media
+// IsForm reports whether a Content-Type names a form-encoded body (the media
 // type, case-insensitive, before any parameters), without the allocations
 // of mime.ParseMediaType on the path of every delivery.
-func isForm(contentType string) bool {
+func IsForm(contentType string) bool {
 	mt, _, _ := strings.Cut(contentType, ";")
 	return strings.EqualFold(strings.TrimSpace(mt), "application/x-www-form-urlencoded")
 }

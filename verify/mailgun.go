@@ -221,6 +221,7 @@ func init() {
 		Type: "mailgun", Auth: "mailgun",
 		NonceBody: "signature.token",
 		EventType: "body:event-data.event",
+		Form:      true,
 		Doc:       "https://documentation.mailgun.com/docs/mailgun/user-manual/webhooks/securing-webhooks",
 	})
 }

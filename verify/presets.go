@@ -11,7 +11,10 @@ func init() {
 			SignatureHeader: "X-Hub-Signature-256",
 			NonceHeader:     "X-GitHub-Delivery",
 			EventType:       "header:X-GitHub-Event",
-			Doc:             "https://docs.github.com/en/webhooks/using-webhooks/validating-webhook-deliveries",
+			// A hook whose content type is application/x-www-form-urlencoded
+			// sends the JSON as the form's payload field (signed as posted).
+			FormPayload: "payload",
+			Doc:         "https://docs.github.com/en/webhooks/using-webhooks/validating-webhook-deliveries",
 		},
 		{
 			// Linear-Signature: bare hex HMAC-SHA256 of the body. Linear also

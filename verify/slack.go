@@ -120,6 +120,7 @@ func init() {
 		Handshake:          slackHandshake,
 		HandshakeMethods:   []string{http.MethodPost},
 		HandshakeAfterAuth: true,
+		Form:               true,
 		Doc:                "https://api.slack.com/authentication/verifying-requests-from-slack",
 	})
 }

@@ -208,6 +208,7 @@ func init() {
 		Type: "twilio", Auth: "twilio",
 		SignatureHeader: twilioSignature,
 		NonceHeader:     "I-Twilio-Idempotency-Token",
+		Form:            true,
 		Doc:             "https://www.twilio.com/docs/usage/webhooks/webhooks-security",
 	})
 }

@@ -169,6 +169,15 @@ type Preset struct {
 	// non-empty array of objects, and the event type is read from its first
 	// element.
 	ArrayBody bool
+	// Form says the provider posts form-encoded bodies (Twilio, Slack
+	// commands and interactivity, Mailgun's form webhooks): their fields
+	// are the envelope. Elsewhere a form body is refused (SPEC §4.4).
+	Form bool
+	// FormPayload names the form field that carries the JSON event when
+	// the provider can post its JSON inside a form (GitHub's
+	// application/x-www-form-urlencoded content type: payload=…); that
+	// JSON is then the envelope.
+	FormPayload string
 	// Algorithm, Encoding, Prefix and Template are the generic "hmac"
 	// scheme's settings (Config fields of the same names).
 	Algorithm string
