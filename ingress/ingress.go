@@ -521,10 +521,11 @@ func (ep *Endpoint) Accept(h http.Header, body []byte, res verify.Result) (*hook
 	if !ep.AllowEmptyBody || len(bytes.TrimSpace(body)) > 0 {
 		var err error
 		ct := h.Get("Content-Type")
+		form := rules.IsForm(ct)
 		switch {
-		case rules.IsForm(ct) && ep.FormPayload != "":
+		case form && ep.FormPayload != "":
 			env, err = rules.ParseFormPayload(body, ep.FormPayload)
-		case rules.IsForm(ct) && !ep.AcceptForm:
+		case form && !ep.AcceptForm:
 			err = errFormRefused
 		case ep.AllowArrayBody && bytes.HasPrefix(bytes.TrimLeft(body, " \t\r\n"), []byte("[")):
 			env, err = rules.ParseBatch(body)
