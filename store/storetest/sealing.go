@@ -118,13 +118,7 @@ func testSecretsSealedAtRest(t *testing.T, env SealingEnv) {
 		t.Fatal(err)
 	}
 	assertNoSecrets(t, "the updated row", rawConfig(t, raw, "primary"), append(plain, "signing-three-primary"))
-	cs, err := db.Connections(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(cs) != 1 || !reflect.DeepEqual(cs[0], c) {
-		t.Fatalf("read back %+v, want %+v", cs, c)
-	}
+	assertOnlyConnection(t, db, c)
 }
 
 func testSealedRowBound(t *testing.T, env SealingEnv) {
@@ -176,7 +170,6 @@ func testWrongKeyRefused(t *testing.T, env SealingEnv) {
 }
 
 func testPlaintextSealedOnOpen(t *testing.T, env SealingEnv) {
-	ctx := context.Background()
 	url := env.URL(t)
 	kf := keyFile(t)
 	openSealed(t, env, url, kf, "").Close() // schema only
@@ -198,13 +191,7 @@ func testPlaintextSealedOnOpen(t *testing.T, env SealingEnv) {
 	if secrets.SealedKeyID(stored) != db.Keys().Current().ID() {
 		t.Errorf("legacy row not sealed under the current key: %.20q…", stored)
 	}
-	cs, err := db.Connections(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(cs) != 1 || !reflect.DeepEqual(cs[0], c) {
-		t.Fatalf("read back %+v, want %+v", cs, c)
-	}
+	assertOnlyConnection(t, db, c)
 }
 
 func testRotateKey(t *testing.T, env SealingEnv) {
@@ -368,3 +355,17 @@ func testRotateEnvRefused(t *testing.T, env SealingEnv) {
 }
 
 func itoa(v int64) string { return strconv.FormatInt(v, 10) }
+
+// assertOnlyConnection checks that db holds c and nothing else, as stored.
+func assertOnlyConnection(t *testing.T, db interface {
+	Connections(context.Context) ([]*hookgate.Connection, error)
+}, c *hookgate.Connection) {
+	t.Helper()
+	cs, err := db.Connections(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cs) != 1 || !reflect.DeepEqual(cs[0], c) {
+		t.Fatalf("read back %+v, want %+v", cs, c)
+	}
+}
