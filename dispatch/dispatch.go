@@ -73,7 +73,10 @@ type Dispatcher struct {
 	lanes    lanes
 
 	heldMu sync.Mutex
-	held   map[string]bool // receipts leased to Run: claimed and not yet completed
+	// held lists the receipts leased to Run, claimed and not yet completed:
+	// true while their handlers run, false once their outcome is being
+	// committed (a lease found gone then was released by that commit).
+	held map[string]bool
 }
 
 func (d *Dispatcher) init() {
@@ -188,6 +191,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			// takes it). Only the receipt's names are kept for that: its
 			// body is not held while the outcome commits.
 			done <- int64(len(r.Body))
+			d.settle(r.ID)
 			d.complete(work, ctx, names(r), c)
 			d.drop(r.ID)
 		}()
@@ -283,6 +287,17 @@ func (d *Dispatcher) hold(rs []*hookgate.Receipt) {
 	d.heldMu.Unlock()
 }
 
+// settle marks a held receipt whose outcome is about to be committed: its
+// lease is still renewed (a completion that retries a database error keeps
+// it), but once that commit releases it, renewal finding it gone is no news.
+func (d *Dispatcher) settle(id string) {
+	d.heldMu.Lock()
+	if _, ok := d.held[id]; ok {
+		d.held[id] = false
+	}
+	d.heldMu.Unlock()
+}
+
 // drop ends the renewal of a receipt whose outcome is committed (or lost).
 func (d *Dispatcher) drop(id string) {
 	d.heldMu.Lock()
@@ -324,12 +339,18 @@ func (d *Dispatcher) renew(ctx context.Context, stop <-chan struct{}, done chan<
 		}
 		d.heldMu.Lock()
 		for _, id := range lost {
-			if d.held[id] {
-				// Completed since the snapshot, or taken over: only the
-				// latter is still held.
-				d.Logger.Warn("lease lost while the receipt was in flight; another worker may deliver it", "receipt", id)
-				delete(d.held, id)
+			delivering, ok := d.held[id]
+			if !ok {
+				continue // completed and dropped since the snapshot
 			}
+			if delivering {
+				// Taken over while its handlers run. A receipt whose
+				// outcome is being committed lost its lease to that
+				// commit; if it was taken over instead, the commit
+				// finds out and says so.
+				d.Logger.Warn("lease lost while the receipt was in flight; another worker may deliver it", "receipt", id)
+			}
+			delete(d.held, id)
 		}
 		d.heldMu.Unlock()
 	}

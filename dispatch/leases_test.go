@@ -1,8 +1,11 @@
 package dispatch
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -108,4 +111,57 @@ func TestLeaseRenewedWhileDelivering(t *testing.T) {
 	}
 	end()
 	waitStatus(t, db, id, hookgate.StatusAcknowledged, 10*time.Second)
+}
+
+// slowCompletes commits each completion and then waits before answering, so
+// the renewal runs after the commit released the lease and before the
+// dispatcher learns the outcome is written.
+type slowCompletes struct {
+	hookgate.Store
+	wait time.Duration
+}
+
+func (s slowCompletes) Complete(ctx context.Context, owner string, c hookgate.Completion) ([]hookgate.Transition, error) {
+	trs, err := s.Store.Complete(ctx, owner, c)
+	time.Sleep(s.wait)
+	return trs, err
+}
+
+// TestRenewalAfterCommitIsNotALostLease: a lease released by the receipt's
+// own completion is not "lost while in flight". Under load that window is
+// real (the completion joins a group commit), and the warning told
+// operators a receipt may be delivered twice when it was not.
+func TestRenewalAfterCommitIsNotALostLease(t *testing.T) {
+	db := openDB(t)
+	id := queue(t, db, "c", 1)[0]
+	const lease = 150 * time.Millisecond
+	var logs syncBuffer
+	d := testDispatcher(slowCompletes{Store: db, wait: 2 * lease}, 2, 20*time.Millisecond,
+		func(context.Context, *hookgate.Receipt) (int, bool, error) { return 200, false, nil })
+	d.Lease = lease
+	d.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	runDispatcher(t, d)
+	waitStatus(t, db, id, hookgate.StatusAcknowledged, 10*time.Second)
+	time.Sleep(3 * lease) // the slow completion answers; renewals run meanwhile
+	if strings.Contains(logs.String(), "lease lost") {
+		t.Fatalf("a lease released by its own completion was reported lost:\n%s", logs.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and the test at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
