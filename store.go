@@ -156,4 +156,9 @@ type Completion struct {
 	// deferred) are recorded, and it is due again at NextAttemptAt. The
 	// dispatcher defers a receipt whose next handler has no free slot.
 	Deferred bool
+	// FailureType names why processing failed when no attempt says it (a
+	// receipt that goes dead before any handler runs: "validation",
+	// "transform", "undeliverable"); it labels the failures metric and is
+	// not stored.
+	FailureType string
 }

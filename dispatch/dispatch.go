@@ -18,7 +18,10 @@ import (
 
 // Target is one handler of a receipt's route, resolved.
 type Target struct {
-	Name    string
+	Name string
+	// Type is the handler's type (http, exec, log, go, …), which names a
+	// failure that carries no type of its own (see FailureType).
+	Type    string
 	Sender  hookgate.Sender
 	Retry   hookgate.RetryPolicy // defaults applied
 	Timeout time.Duration
@@ -62,8 +65,13 @@ type Dispatcher struct {
 	PollInterval time.Duration
 	// Jitter returns a number in [0,1); nil uses math/rand.
 	Jitter func() float64
-	// OnAttempt, when set, is told about every attempt (metrics).
-	OnAttempt func(hookgate.Attempt)
+	// OnAttempt, when set, is told about every attempt of r (metrics);
+	// failure is the attempt's FailureType, empty when it succeeded.
+	OnAttempt func(r *hookgate.Receipt, a hookgate.Attempt, failure string)
+	// OnProcessed, when set, is told about every receipt whose outcome was
+	// committed (not deferred), with the time from the dispatcher taking it
+	// up to that commit (metrics).
+	OnProcessed func(r *hookgate.Receipt, c hookgate.Completion, took time.Duration)
 	// HeldBytes bounds the bodies of the receipts claimed and not yet
 	// delivered (see Run); 0 means DefaultHeldBytes.
 	HeldBytes int64
@@ -183,6 +191,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			began := time.Now()
 			c := d.attempt(work, r, &d.lanes, workers)
 			// The worker bounds deliveries, not the wait for their
 			// outcome to be committed: it is free once the handlers
@@ -192,7 +201,10 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			// body is not held while the outcome commits.
 			done <- int64(len(r.Body))
 			d.settle(r.ID)
-			d.complete(work, ctx, names(r), c)
+			rn := names(r)
+			if d.complete(work, ctx, rn, c) {
+				d.processed(rn, c, began)
+			}
 			d.drop(r.ID)
 		}()
 	}
@@ -376,7 +388,19 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 // Process dispatches one claimed receipt and records the outcome. It calls
 // every handler whatever their lanes hold (it is for tests and maintenance).
 func (d *Dispatcher) Process(ctx context.Context, r *hookgate.Receipt) {
-	d.complete(ctx, ctx, names(r), d.attempt(ctx, r, nil, 0))
+	began := time.Now()
+	rn, c := names(r), d.attempt(ctx, r, nil, 0)
+	if d.complete(ctx, ctx, rn, c) {
+		d.processed(rn, c, began)
+	}
+}
+
+// processed reports a committed outcome to OnProcessed; a deferral is no
+// outcome (the receipt waits for a slot and is processed later).
+func (d *Dispatcher) processed(r *hookgate.Receipt, c hookgate.Completion, began time.Time) {
+	if d.OnProcessed != nil && !c.Deferred {
+		d.OnProcessed(r, c, time.Since(began))
+	}
 }
 
 // names is the part of a receipt that recording its outcome needs.
@@ -397,8 +421,9 @@ const (
 // complete records the outcome c of a claimed receipt. A database error does
 // not leave the receipt waiting for its lease to expire: the write is tried
 // again (see completeRetry) until it commits, the lease is found lost, or the
-// dispatcher stops (stopping is done).
-func (d *Dispatcher) complete(ctx, stopping context.Context, r *hookgate.Receipt, c hookgate.Completion) {
+// dispatcher stops (stopping is done). It reports whether the outcome was
+// committed.
+func (d *Dispatcher) complete(ctx, stopping context.Context, r *hookgate.Receipt, c hookgate.Completion) bool {
 	wait := completeRetry
 	for try := 1; ; try++ {
 		trs, err := d.Store.Complete(ctx, d.Owner, c)
@@ -406,7 +431,7 @@ func (d *Dispatcher) complete(ctx, stopping context.Context, r *hookgate.Receipt
 			d.publish(trs)
 			if c.Deferred {
 				d.Logger.Debug("receipt deferred", "receipt", r.ID, "reason", c.Reason)
-				return
+				return true
 			}
 			level := slog.LevelInfo
 			if c.Status == hookgate.StatusFailed || c.Status == hookgate.StatusDead {
@@ -414,19 +439,19 @@ func (d *Dispatcher) complete(ctx, stopping context.Context, r *hookgate.Receipt
 			}
 			d.Logger.Log(ctx, level, "receipt dispatched", "receipt", r.ID, "connection", r.Connection,
 				"event_type", r.EventType, "status", c.Status, "reason", c.Reason)
-			return
+			return true
 		}
 		switch hookgate.ErrorCode(err) {
 		case hookgate.EConflict:
 			d.Logger.Warn("lease lost before completion; another worker owns the receipt", "receipt", r.ID)
-			return
+			return false
 		case hookgate.EInvalid, hookgate.ENotFound:
 			d.Logger.Error("complete receipt", "receipt", r.ID, "err", err)
-			return
+			return false
 		}
 		if stopping.Err() != nil && try >= completeTriesStopping {
 			d.Logger.Error("complete receipt; it is dispatched again when its lease expires", "receipt", r.ID, "err", err)
-			return
+			return false
 		}
 		d.Logger.Warn("complete receipt; trying again", "receipt", r.ID, "err", err, "in", wait)
 		t := time.NewTimer(wait)
@@ -434,7 +459,7 @@ func (d *Dispatcher) complete(ctx, stopping context.Context, r *hookgate.Receipt
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return
+			return false
 		}
 		wait = min(2*wait, maxCompleteRetry)
 	}
@@ -451,6 +476,7 @@ func (d *Dispatcher) attempt(ctx context.Context, r *hookgate.Receipt, ls *lanes
 	targets, status, err := d.Planner.Plan(r)
 	if err != nil {
 		c.Status, c.Reason, c.At = hookgate.StatusDead, "not dispatchable: "+err.Error(), d.Now()
+		c.FailureType = FailureUndeliverable
 		return c
 	}
 	if status != "" {
@@ -483,13 +509,13 @@ func (d *Dispatcher) attempt(ctx context.Context, r *hookgate.Receipt, ls *lanes
 				break
 			}
 		}
-		a := d.call(ctx, r, t, number)
+		a, failure := d.call(ctx, r, t, number)
 		if ls != nil {
 			ls.release(t.Name, int64(len(r.Body)), time.Now())
 		}
 		c.Attempts = append(c.Attempts, a)
 		if d.OnAttempt != nil {
-			d.OnAttempt(a)
+			d.OnAttempt(r, a, failure)
 		}
 		switch a.Outcome {
 		case hookgate.OutcomeFailure:
@@ -534,7 +560,9 @@ func (d *Dispatcher) deferral(c hookgate.Completion, r *hookgate.Receipt, t Targ
 	return c
 }
 
-func (d *Dispatcher) call(ctx context.Context, r *hookgate.Receipt, t Target, number int) (a hookgate.Attempt) {
+// call runs one attempt of t and answers it with its FailureType (empty on
+// success).
+func (d *Dispatcher) call(ctx context.Context, r *hookgate.Receipt, t Target, number int) (a hookgate.Attempt, failure string) {
 	a = hookgate.Attempt{Handler: t.Name, Round: r.Round, Number: number, StartedAt: d.Now()}
 	if t.Timeout > 0 {
 		var cancel context.CancelFunc
@@ -545,6 +573,7 @@ func (d *Dispatcher) call(ctx context.Context, r *hookgate.Receipt, t Target, nu
 		// A panicking Go handler is a failed attempt, not a dead worker.
 		if p := recover(); p != nil {
 			a.Outcome, a.Error, a.FinishedAt = hookgate.OutcomeFailure, fmt.Sprintf("handler panicked: %v", p), d.Now()
+			failure = "panic"
 		}
 	}()
 	code, retry, err := t.Sender.Send(ctx, r)
@@ -557,7 +586,10 @@ func (d *Dispatcher) call(ctx context.Context, r *hookgate.Receipt, t Target, nu
 	default:
 		a.Outcome, a.Error = hookgate.OutcomeFatal, err.Error()
 	}
-	return a
+	if err != nil {
+		failure = FailureType(t.Type, code, err)
+	}
+	return a, failure
 }
 
 // Backoff is the wait before attempt n+1 after n failed attempts:

@@ -405,6 +405,7 @@ func (s *snapshot) Plan(r *hookgate.Receipt) ([]dispatch.Target, hookgate.Status
 			}
 			targets = append(targets, dispatch.Target{
 				Name:    name,
+				Type:    h.cfg.Type,
 				Sender:  h.sender,
 				Retry:   h.cfg.Retry.WithDefaults(conn.Retry, s.server),
 				Timeout: h.timeout,

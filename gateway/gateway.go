@@ -135,6 +135,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 	if wf, ok := g.store.(metrics.WriteFailures); ok {
 		g.metrics.ObserveWriteFailures(wf)
 	}
+	if rc, ok := g.store.(metrics.ReceiptCounter); ok {
+		g.metrics.ObserveReceipts(rc, g.now)
+	}
 	proxies, publicBase, err := network(cfg)
 	if err != nil {
 		g.Close()
@@ -156,6 +159,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 		Lease:        time.Duration(cfg.Dispatch.Lease),
 		PollInterval: time.Duration(cfg.Dispatch.PollInterval),
 		OnAttempt:    g.metrics.ObserveAttempt,
+		OnProcessed:  g.metrics.ObserveProcessed,
 	}
 	g.ingress = &ingress.Server{
 		Dir:    dirFunc(func() ingress.Directory { return g.snap.Load() }),

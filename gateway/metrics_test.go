@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -11,26 +12,37 @@ import (
 func TestMetrics(t *testing.T) {
 	t.Parallel()
 	s := newSink(t, 200)
+	down := newSink(t, 503)
 	tg := newTestGateway(t, `
 unsigned_forwarding: true
 handlers:
   - {name: forward, type: http, url: "`+s.srv.URL+`"}
+  - {name: down, type: http, url: "`+down.srv.URL+`", retry: {max_attempts: 1}}
 connections:
   - {type: internal, name: m, auth: secret, signature_header: X-Token, signing_secret: tok, nonce_header: X-Nonce, routes: [{handlers: [forward]}]}
+  - {type: internal, name: f, auth: secret, signature_header: X-Token, signing_secret: tok, nonce_header: X-Nonce, routes: [{handlers: [down]}]}
 `)
 	tg.post("/webhooks/internal/m", http.Header{"X-Token": {"tok"}, "X-Nonce": {"1"}}, []byte(`{}`))
+	tg.post("/webhooks/internal/f", http.Header{"X-Token": {"tok"}, "X-Nonce": {"1"}}, []byte(`{}`))
 	tg.post("/webhooks/internal/m", http.Header{"X-Token": {"bad"}}, []byte(`{}`))
 	tg.post("/webhooks/internal/nope", nil, []byte(`{}`))
 	// A job scheduled but not yet dispatched is in the queue.
-	waitFor(t, "hookgate_queue_depth 1", func() bool { return strings.Contains(scrape(t, tg), "hookgate_queue_depth 1") })
+	waitFor(t, "hookgate_queue_depth 2", func() bool { return strings.Contains(scrape(t, tg), "hookgate_queue_depth 2") })
 	tg.drain()
 
 	want := []string{
 		`hookgate_webhook_requests_total{connection="m",status="204"} 1`,
 		`hookgate_webhook_requests_total{connection="m",status="401"} 1`,
 		`hookgate_webhook_requests_total{connection="(unknown)",status="404"} 1`,
-		`hookgate_webhook_failures_total{connection="m",error_type="unauthorized"} 1`,
-		`hookgate_webhook_processing_seconds_count{connection="m"} 2`,
+		// Refused requests and ingress latency have their own series;
+		// processing and its failures are the dispatch (seed 002).
+		`hookgate_webhook_rejected_total{connection="m",reason="unauthorized"} 1`,
+		`hookgate_webhook_ingress_seconds_count{connection="m"} 2`,
+		`hookgate_webhook_processing_seconds_count{connection="m"} 1`,
+		`hookgate_webhook_processing_seconds_count{connection="f"} 1`,
+		`hookgate_webhook_failures_total{connection="f",error_type="http_5xx"} 1`,
+		`hookgate_dispatch_attempts_total{handler="down",outcome="failure"} 1`,
+		`hookgate_receipt_transitions_total{status="dead"} 1`,
 		`hookgate_dispatch_attempts_total{handler="forward",outcome="success"} 1`,
 		`hookgate_receipt_transitions_total{status="acknowledged"} 1`,
 		`hookgate_receipt_transitions_total{status="rejected"} 1`,
@@ -53,6 +65,39 @@ connections:
 			t.Fatalf("metrics still missing after 10 s: %q\n%s", m, out)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestReceiptsByState: hookgate_receipts counts what the store holds, by
+// connection and state, including rejected receipts.
+func TestReceiptsByState(t *testing.T) {
+	t.Parallel()
+	s := newSink(t, 200)
+	down := newSink(t, 503)
+	tg := newTestGateway(t, `
+unsigned_forwarding: true
+handlers:
+  - {name: forward, type: http, url: "`+s.srv.URL+`"}
+  - {name: down, type: http, url: "`+down.srv.URL+`", retry: {max_attempts: 1}}
+connections:
+  - {type: internal, name: m, auth: secret, signature_header: X-Token, signing_secret: tok, nonce_header: X-Nonce, routes: [{handlers: [forward]}]}
+  - {type: internal, name: f, auth: secret, signature_header: X-Token, signing_secret: tok, nonce_header: X-Nonce, routes: [{handlers: [down]}]}
+`)
+	for i := range 3 {
+		tg.post("/webhooks/internal/m", http.Header{"X-Token": {"tok"}, "X-Nonce": {fmt.Sprint(i)}}, []byte(`{}`))
+	}
+	tg.post("/webhooks/internal/m", http.Header{"X-Token": {"bad"}}, []byte(`{}`))
+	tg.post("/webhooks/internal/f", http.Header{"X-Token": {"tok"}, "X-Nonce": {"1"}}, []byte(`{}`))
+	tg.drain()
+	out := scrape(t, tg)
+	for _, w := range []string{
+		`hookgate_receipts{connection="m",status="acknowledged"} 3`,
+		`hookgate_receipts{connection="m",status="rejected"} 1`,
+		`hookgate_receipts{connection="f",status="dead"} 1`,
+	} {
+		if !strings.Contains(out, w) {
+			t.Errorf("metrics miss %s", w)
+		}
 	}
 }
 

@@ -88,7 +88,7 @@ connections:
 	metricsResp.Body.Close()
 	for _, want := range []string{
 		`hookgate_webhook_requests_total{connection="w",status="503"} 1`,
-		`hookgate_webhook_failures_total{connection="w",error_type="storage_unavailable"} 1`,
+		`hookgate_webhook_rejected_total{connection="w",reason="storage_unavailable"} 1`,
 	} {
 		if !strings.Contains(string(m), want) {
 			t.Errorf("metrics miss %s", want)

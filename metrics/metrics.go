@@ -1,6 +1,8 @@
 // Package metrics exposes hookgate's Prometheus metrics (SPEC §6) from a
-// private registry: ingress requests, processing time and failures per
-// connection, receipt transitions by state, attempts by handler and outcome,
+// private registry: ingress requests, their latency and the refused ones per
+// connection; processing (a dispatch, from the dispatcher taking a receipt up
+// to its committed outcome) and its failures by type, as seed 002 uses them;
+// receipt transitions, receipts by state, attempts by handler and outcome,
 // and the queue's depth and oldest pending age read from the store at scrape
 // time.
 package metrics
@@ -27,6 +29,8 @@ type QueueStats interface {
 type Metrics struct {
 	Registry    *prometheus.Registry
 	requests    *prometheus.CounterVec
+	ingress     *prometheus.HistogramVec
+	rejected    *prometheus.CounterVec
 	processing  *prometheus.HistogramVec
 	failures    *prometheus.CounterVec
 	transitions *prometheus.CounterVec
@@ -42,14 +46,23 @@ func New(queue QueueStats, now func() time.Time) *Metrics {
 			Name: "hookgate_webhook_requests_total",
 			Help: "Webhook requests answered by ingress, by connection and HTTP status.",
 		}, []string{"connection", "status"}),
+		ingress: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "hookgate_webhook_ingress_seconds",
+			Help:    "Ingress latency: request start to answer (verification and durable write included).",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"connection"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hookgate_webhook_rejected_total",
+			Help: "Webhook requests refused by ingress, by connection and reason (the JSON error code).",
+		}, []string{"connection", "reason"}),
 		processing: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "hookgate_webhook_processing_seconds",
-			Help:    "Time from request start to answer (verification and durable write included).",
-			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+			Help:    "Processing: a dispatch, from the dispatcher taking a receipt up to its outcome committed.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
 		}, []string{"connection"}),
 		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hookgate_webhook_failures_total",
-			Help: "Webhook requests not accepted, by connection and error type (the JSON error code).",
+			Help: "Processing failures, by connection and error type (timeout, network, http_4xx, http_5xx, validation, transform, exec, broker, handler, undeliverable).",
 		}, []string{"connection", "error_type"}),
 		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hookgate_receipt_transitions_total",
@@ -64,7 +77,7 @@ func New(queue QueueStats, now func() time.Time) *Metrics {
 	for _, st := range hookgate.Statuses() {
 		m.byStatus[st] = m.transitions.WithLabelValues(string(st))
 	}
-	m.Registry.MustRegister(m.requests, m.processing, m.failures, m.transitions, m.attempts,
+	m.Registry.MustRegister(m.requests, m.ingress, m.rejected, m.processing, m.failures, m.transitions, m.attempts,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if queue != nil {
 		m.Registry.MustRegister(&queueCollector{stats: queue, now: now})
@@ -83,15 +96,28 @@ func (m *Metrics) ObserveRequest(connection string, status int, d time.Duration,
 		connection = unknownConnection
 	}
 	m.requests.WithLabelValues(connection, strconv.Itoa(status)).Inc()
-	m.processing.WithLabelValues(connection).Observe(d.Seconds())
+	m.ingress.WithLabelValues(connection).Observe(d.Seconds())
 	if errorType != "" {
-		m.failures.WithLabelValues(connection, errorType).Inc()
+		m.rejected.WithLabelValues(connection, errorType).Inc()
 	}
 }
 
-// ObserveAttempt records one handler attempt.
-func (m *Metrics) ObserveAttempt(a hookgate.Attempt) {
+// ObserveAttempt records one handler attempt of r; failure is its failure
+// type, empty when it succeeded.
+func (m *Metrics) ObserveAttempt(r *hookgate.Receipt, a hookgate.Attempt, failure string) {
 	m.attempts.WithLabelValues(a.Handler, string(a.Outcome)).Inc()
+	if failure != "" {
+		m.failures.WithLabelValues(r.Connection, failure).Inc()
+	}
+}
+
+// ObserveProcessed records one processed receipt: its processing time and,
+// when it failed before any handler ran (c.FailureType), that failure.
+func (m *Metrics) ObserveProcessed(r *hookgate.Receipt, c hookgate.Completion, took time.Duration) {
+	m.processing.WithLabelValues(r.Connection).Observe(took.Seconds())
+	if c.FailureType != "" {
+		m.failures.WithLabelValues(r.Connection, c.FailureType).Inc()
+	}
 }
 
 // ObserveTransition counts a committed transition (an events.Bus observer).

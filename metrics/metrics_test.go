@@ -68,22 +68,27 @@ func TestRequestCollectors(t *testing.T) {
 	m.ObserveRequest("", 404, time.Millisecond, "not_found")
 	got := scrape(t, m)
 	assertSamples(t, got, map[string]string{
-		`hookgate_webhook_requests_total{connection="gh",status="204"}`:                  "2",
-		`hookgate_webhook_requests_total{connection="gh",status="401"}`:                  "1",
-		`hookgate_webhook_requests_total{connection="(unknown)",status="404"}`:           "1",
-		`hookgate_webhook_failures_total{connection="gh",error_type="unauthorized"}`:     "1",
-		`hookgate_webhook_failures_total{connection="(unknown)",error_type="not_found"}`: "1",
-		`hookgate_webhook_processing_seconds_count{connection="gh"}`:                     "3",
-		`hookgate_webhook_processing_seconds_bucket{connection="gh",le="0.001"}`:         "1",
-		`hookgate_webhook_processing_seconds_bucket{connection="gh",le="0.005"}`:         "2",
-		`hookgate_webhook_processing_seconds_bucket{connection="gh",le="0.05"}`:          "3",
-		`hookgate_webhook_processing_seconds_sum{connection="gh"}`:                       "0.034",
-		`hookgate_webhook_processing_seconds_count{connection="(unknown)"}`:              "1",
+		`hookgate_webhook_requests_total{connection="gh",status="204"}`:              "2",
+		`hookgate_webhook_requests_total{connection="gh",status="401"}`:              "1",
+		`hookgate_webhook_requests_total{connection="(unknown)",status="404"}`:       "1",
+		`hookgate_webhook_rejected_total{connection="gh",reason="unauthorized"}`:     "1",
+		`hookgate_webhook_rejected_total{connection="(unknown)",reason="not_found"}`: "1",
+		`hookgate_webhook_ingress_seconds_count{connection="gh"}`:                    "3",
+		`hookgate_webhook_ingress_seconds_bucket{connection="gh",le="0.001"}`:        "1",
+		`hookgate_webhook_ingress_seconds_bucket{connection="gh",le="0.005"}`:        "2",
+		`hookgate_webhook_ingress_seconds_bucket{connection="gh",le="0.05"}`:         "3",
+		`hookgate_webhook_ingress_seconds_sum{connection="gh"}`:                      "0.034",
+		`hookgate_webhook_ingress_seconds_count{connection="(unknown)"}`:             "1",
 	})
-	// A success is not a failure: no failures sample without an error type.
 	for k := range got {
-		if strings.HasPrefix(k, "hookgate_webhook_failures_total") && strings.Contains(k, `error_type=""`) {
-			t.Errorf("success counted as a failure: %s", k)
+		// A success is not a rejection: no sample without a reason.
+		if strings.HasPrefix(k, "hookgate_webhook_rejected_total") && strings.Contains(k, `reason=""`) {
+			t.Errorf("success counted as a rejection: %s", k)
+		}
+		// A refused request is not a processing failure, and ingress
+		// time is not processing time (seed 002 times background work).
+		if strings.HasPrefix(k, "hookgate_webhook_failures_total") || strings.HasPrefix(k, "hookgate_webhook_processing_seconds") {
+			t.Errorf("ingress request counted as processing: %s", k)
 		}
 	}
 	// Without a store there is no queue to report.
@@ -95,10 +100,13 @@ func TestRequestCollectors(t *testing.T) {
 func TestAttemptAndTransitionCollectors(t *testing.T) {
 	t.Parallel()
 	m := New(nil, func() time.Time { return t0 })
-	m.ObserveAttempt(hookgate.Attempt{Handler: "forward", Outcome: hookgate.OutcomeSuccess})
-	m.ObserveAttempt(hookgate.Attempt{Handler: "forward", Outcome: hookgate.OutcomeFailure})
-	m.ObserveAttempt(hookgate.Attempt{Handler: "forward", Outcome: hookgate.OutcomeFailure})
-	m.ObserveAttempt(hookgate.Attempt{Handler: "audit", Outcome: hookgate.OutcomeFatal})
+	gh := &hookgate.Receipt{Connection: "gh"}
+	m.ObserveAttempt(gh, hookgate.Attempt{Handler: "forward", Outcome: hookgate.OutcomeSuccess}, "")
+	m.ObserveAttempt(gh, hookgate.Attempt{Handler: "forward", Outcome: hookgate.OutcomeFailure}, "http_5xx")
+	m.ObserveAttempt(gh, hookgate.Attempt{Handler: "forward", Outcome: hookgate.OutcomeFailure}, "timeout")
+	m.ObserveAttempt(gh, hookgate.Attempt{Handler: "audit", Outcome: hookgate.OutcomeFatal}, "http_4xx")
+	m.ObserveProcessed(gh, hookgate.Completion{Status: hookgate.StatusAcknowledged}, 40*time.Millisecond)
+	m.ObserveProcessed(gh, hookgate.Completion{Status: hookgate.StatusDead, FailureType: "transform"}, 2*time.Millisecond)
 	// Counted by the state entered, not the one left.
 	for _, tr := range []hookgate.Transition{
 		{Status: hookgate.StatusReceived},
@@ -110,12 +118,18 @@ func TestAttemptAndTransitionCollectors(t *testing.T) {
 	}
 	got := scrape(t, m)
 	want := map[string]string{
-		`hookgate_dispatch_attempts_total{handler="forward",outcome="success"}`: "1",
-		`hookgate_dispatch_attempts_total{handler="forward",outcome="failure"}`: "2",
-		`hookgate_dispatch_attempts_total{handler="audit",outcome="fatal"}`:     "1",
-		`hookgate_receipt_transitions_total{status="received"}`:                 "2",
-		`hookgate_receipt_transitions_total{status="dead"}`:                     "1",
-		`hookgate_receipt_transitions_total{status="custom"}`:                   "1",
+		`hookgate_dispatch_attempts_total{handler="forward",outcome="success"}`:   "1",
+		`hookgate_dispatch_attempts_total{handler="forward",outcome="failure"}`:   "2",
+		`hookgate_dispatch_attempts_total{handler="audit",outcome="fatal"}`:       "1",
+		`hookgate_webhook_failures_total{connection="gh",error_type="http_5xx"}`:  "1",
+		`hookgate_webhook_failures_total{connection="gh",error_type="timeout"}`:   "1",
+		`hookgate_webhook_failures_total{connection="gh",error_type="http_4xx"}`:  "1",
+		`hookgate_webhook_failures_total{connection="gh",error_type="transform"}`: "1",
+		`hookgate_webhook_processing_seconds_count{connection="gh"}`:              "2",
+		`hookgate_webhook_processing_seconds_sum{connection="gh"}`:                "0.042",
+		`hookgate_receipt_transitions_total{status="received"}`:                   "2",
+		`hookgate_receipt_transitions_total{status="dead"}`:                       "1",
+		`hookgate_receipt_transitions_total{status="custom"}`:                     "1",
 	}
 	// Every known state is exported from the start (0 until it happens), so
 	// a rate() over it has a series to start from.

@@ -24,3 +24,38 @@ func (db *DB) QueueStats(ctx context.Context, now time.Time) (int64, time.Durati
 	}
 	return depth, max(now.Sub(fromMicros(oldest.Int64)), 0), nil
 }
+
+// ReceiptCount is how many receipts of one connection are in one state.
+type ReceiptCount struct {
+	Connection string
+	Status     string
+	Count      int64
+}
+
+// ReceiptCounts counts the stored receipts by connection and state. Each half
+// of the table is read through its own index: the finished receipts through
+// the status index (which covers only them), the queue through its own.
+func (db *DB) ReceiptCounts(ctx context.Context) ([]ReceiptCount, error) {
+	var out []ReceiptCount
+	for _, where := range []string{"next_attempt_at IS NULL", "next_attempt_at IS NOT NULL"} {
+		rows, err := db.read.QueryContext(ctx, `SELECT connection, status, COUNT(*) FROM receipts WHERE `+where+` GROUP BY connection, status`)
+		if err != nil {
+			return nil, fmt.Errorf("receipt counts: %w", err)
+		}
+		for rows.Next() {
+			var c ReceiptCount
+			if err := rows.Scan(&c.Connection, &c.Status, &c.Count); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("receipt counts: %w", err)
+			}
+			out = append(out, c)
+		}
+		if err := rows.Close(); err != nil {
+			return nil, fmt.Errorf("receipt counts: %w", err)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("receipt counts: %w", err)
+		}
+	}
+	return out, nil
+}
