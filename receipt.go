@@ -100,4 +100,7 @@ type Transition struct {
 	Status     Status
 	Reason     string
 	At         time.Time
+	// NextAttemptAt is when a failed receipt is tried again (live events
+	// only; the stored history does not keep it).
+	NextAttemptAt *time.Time
 }

@@ -486,11 +486,15 @@ func (a *API) streamEvents(w http.ResponseWriter, r *http.Request) {
 
 // TransitionJSON renders a receipt.status_transitioned event.
 func TransitionJSON(t hookgate.Transition) map[string]any {
-	return map[string]any{
+	m := map[string]any{
 		"receipt_id": t.ReceiptID, "connection": t.Connection,
 		"from": nullable(string(t.From)), "status": t.Status,
 		"reason": nullable(t.Reason), "at": ts(t.At),
 	}
+	if t.NextAttemptAt != nil {
+		m["next_attempt_at"] = ts(*t.NextAttemptAt)
+	}
+	return m
 }
 
 // rotateKey replaces the key that seals stored secrets and re-seals them

@@ -278,6 +278,20 @@ func receiptsCmd() *cobra.Command {
 				}
 				return nil
 			}
+			if len(out.Receipts) == 0 {
+				var filter []string
+				for _, k := range []string{"connection", "status", "event_type", "since", "until"} {
+					if v := q.Get(k); v != "" {
+						filter = append(filter, k+"="+v)
+					}
+				}
+				if len(filter) == 0 {
+					fmt.Fprintln(cmd.OutOrStdout(), "no receipts yet")
+				} else {
+					fmt.Fprintf(cmd.OutOrStdout(), "no receipts match %s\n", strings.Join(filter, " "))
+				}
+				return nil
+			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tRECEIVED\tCONNECTION\tEVENT\tSTATUS\tREASON")
 			for _, r := range out.Receipts {
@@ -386,7 +400,14 @@ func tailCmd() *cobra.Command {
 			if from == "" {
 				from = "·"
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%v %v %v %s → %v %s\n", t["at"], t["connection"], t["receipt_id"], from, t["status"], reason)
+			line := fmt.Sprintf("%v %v %v %s → %v", t["at"], t["connection"], t["receipt_id"], from, t["status"])
+			if reason != "" {
+				line += " " + reason
+			}
+			if next, _ := t["next_attempt_at"].(string); next != "" {
+				line += " (next attempt at " + next + ")"
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), line)
 		}
 		if cmd.Context().Err() != nil {
 			return nil

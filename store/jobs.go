@@ -245,6 +245,9 @@ func (db *DB) Complete(ctx context.Context, owner string, c hookgate.Completion)
 	op.tr = hookgate.Transition{ReceiptID: c.ReceiptID, From: hookgate.StatusDispatched, Status: c.Status,
 		Reason: c.Reason, At: fromMicros(op.at)}
 	op.history = historyLine(op.tr)
+	if c.Status == hookgate.StatusFailed {
+		op.tr.NextAttemptAt = c.NextAttemptAt
+	}
 	op.attempts = passTail(c.Attempts)
 	if err := db.submit(ctx, &writeReq{complete: op, done: make(chan struct{}, 1)}); err != nil {
 		return nil, fmt.Errorf("complete receipt %s: %w", c.ReceiptID, err)
