@@ -68,7 +68,7 @@ with retries, dead-lettering and replay.`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(serveCmd(), migrateCmd(), versionCmd(), configCmd(),
-		connectionsCmd(), receiptsCmd(), sendCmd(), verifyCmd(), tailCmd(), benchCmd(), backupCmd(), secretsCmd())
+		connectionsCmd(), receiptsCmd(), sendCmd(), verifyCmd(), tailCmd(), listenCmd(), benchCmd(), backupCmd(), secretsCmd())
 	return root
 }
 

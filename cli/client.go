@@ -367,25 +367,13 @@ func tailCmd() *cobra.Command {
 	}
 	client := adminFlags(cmd)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		req, err := http.NewRequestWithContext(cmd.Context(), http.MethodGet, strings.TrimRight(client.base, "/")+"/api/v1/events", nil)
+		events, err := openEvents(cmd.Context(), client)
 		if err != nil {
 			return err
 		}
-		if client.token != "" {
-			req.Header.Set("Authorization", "Bearer "+client.token)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return unreachable("admin API", client.base, "--admin-url", err)
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			var e struct{ Error, Message string }
-			_ = json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&e)
-			return adminStatusError(resp.StatusCode, e.Error, e.Message)
-		}
+		defer events.Close()
 		fmt.Fprintf(cmd.ErrOrStderr(), "watching receipt transitions at %s (Ctrl-C to stop)\n", client.base)
-		sc := bufio.NewScanner(resp.Body)
+		sc := bufio.NewScanner(events)
 		for sc.Scan() {
 			data, ok := strings.CutPrefix(sc.Text(), "data: ")
 			if !ok {
