@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -28,9 +29,17 @@ import (
 //     the prefix. A secret without the prefix is base64-decoded as a whole;
 //     if that fails, its raw bytes are the key (some senders hand out plain
 //     strings). A "whsec_" secret that does not decode fails at start-up.
+//   - asymmetric signatures ("v1a,<base64>"): Ed25519 over the same signed
+//     content, checked against a "whpk_<base64 of the 32-byte public key>"
+//     given as a secret; a "whsk_<base64>" secret key (the 64-byte private
+//     key, or its 32-byte seed) verifies with its public half and signs v1a
+//     (hookgate send). A connection may hold whsec_ and whpk_ secrets at once.
 type svixScheme struct{}
 
-const svixRecipe = "HMAC-SHA256(base64decode(secret), id.timestamp.body) as base64"
+const (
+	svixRecipe        = "HMAC-SHA256(base64decode(secret), id.timestamp.body) as base64"
+	svixRecipeEd25519 = "Ed25519(whpk_ public key, id.timestamp.body) as base64 (v1a)"
+)
 
 var _ = scheme("svix", svixScheme{})
 
@@ -41,11 +50,62 @@ func (svixScheme) Validate(cfg *Config) error {
 		return err
 	}
 	for i, s := range cfg.Secrets {
+		if _, asym, err := svixPublicKey(s.Value); asym {
+			if err != nil {
+				return fmt.Errorf("secret %s: %w", secretID(s, i), err)
+			}
+			continue
+		}
 		if _, err := svixKey(s.Value, nil); err != nil {
 			return fmt.Errorf("secret %s: %w", secretID(s, i), err)
 		}
 	}
 	return nil
+}
+
+// svixPublicKey reads an asymmetric secret: "whpk_" (a public key) or
+// "whsk_" (a private key or its seed, whose public half verifies). asym is
+// false for any other secret (an HMAC one).
+func svixPublicKey(secret string) (pub ed25519.PublicKey, asym bool, err error) {
+	if rest, ok := strings.CutPrefix(secret, "whpk_"); ok {
+		key, err := base64.StdEncoding.DecodeString(rest)
+		if err != nil || len(key) != ed25519.PublicKeySize {
+			return nil, true, errors.New(`"whpk_" key is not the base64 of a 32-byte Ed25519 public key`)
+		}
+		return ed25519.PublicKey(key), true, nil
+	}
+	if _, ok := strings.CutPrefix(secret, "whsk_"); ok {
+		priv, err := svixPrivateKey(secret)
+		if err != nil {
+			return nil, true, err
+		}
+		return priv.Public().(ed25519.PublicKey), true, nil
+	}
+	return nil, false, nil
+}
+
+// svixPrivateKey reads a "whsk_" secret key: the base64 of a 64-byte Ed25519
+// private key or of its 32-byte seed.
+func svixPrivateKey(secret string) (ed25519.PrivateKey, error) {
+	rest, _ := strings.CutPrefix(secret, "whsk_")
+	key, err := base64.StdEncoding.DecodeString(rest)
+	switch {
+	case err == nil && len(key) == ed25519.PrivateKeySize:
+		return ed25519.PrivateKey(key), nil
+	case err == nil && len(key) == ed25519.SeedSize:
+		return ed25519.NewKeyFromSeed(key), nil
+	}
+	return nil, errors.New(`"whsk_" key is not the base64 of a 64-byte Ed25519 private key or its 32-byte seed`)
+}
+
+// svixContent is the signed content of v1a: "{id}.{timestamp}.{body}".
+func svixContent(id, ts string, body []byte) []byte {
+	b := make([]byte, 0, len(id)+len(ts)+2+len(body))
+	b = append(b, id...)
+	b = append(b, '.')
+	b = append(b, ts...)
+	b = append(b, '.')
+	return append(b, body...)
 }
 
 // svixKey decodes a secret into the HMAC key, appending to dst.
@@ -130,6 +190,7 @@ func (svixScheme) Verify(cfg *Config, req *Request) (Result, error) {
 	// Decode every v1 entry once.
 	var stack [4][48]byte
 	decoded := make([][]byte, 0, len(stack))
+	var asym [][]byte // v1a entries, decoded
 	total, malformed, other := 0, 0, 0
 	svixSignatures(sigHeader, func(version, sig string, ok bool) bool {
 		total++
@@ -142,6 +203,15 @@ func (svixScheme) Verify(cfg *Config, req *Request) (Result, error) {
 		}
 		if !ok {
 			malformed++
+			return true
+		}
+		if version == "v1a" {
+			d, err := base64.StdEncoding.DecodeString(sig)
+			if err != nil || len(d) != ed25519.SignatureSize {
+				malformed++
+				return true
+			}
+			asym = append(asym, d)
 			return true
 		}
 		if version != "v1" {
@@ -166,15 +236,37 @@ func (svixScheme) Verify(cfg *Config, req *Request) (Result, error) {
 		tr.Note = joinNote(tr.Note, fmt.Sprintf("%d signatures, %d malformed skipped", total, malformed))
 	}
 	if other > 0 {
-		tr.Note = joinNote(tr.Note, fmt.Sprintf("%d of another version skipped (only v1 is checked)", other))
+		tr.Note = joinNote(tr.Note, fmt.Sprintf("%d of another version skipped (v1 and v1a are checked)", other))
 	}
 
 	var keyBuf [64]byte
 	var sumBuf [sha256.Size]byte
 	tr.SecretsTried = make([]string, 0, len(cfg.Secrets))
 	matched := -1
+	var content []byte // v1a's signed content, built once when needed
 	for i, sec := range cfg.Secrets {
 		tr.SecretsTried = append(tr.SecretsTried, secretID(sec, i))
+		if pub, isAsym, err := svixPublicKey(sec.Value); isAsym {
+			if err != nil || len(asym) == 0 {
+				continue
+			}
+			if i == 0 {
+				tr.Recipe = svixRecipeEd25519
+			}
+			if content == nil {
+				content = svixContent(id, ts, req.Body)
+			}
+			for _, sig := range asym {
+				if ed25519.Verify(pub, content, sig) {
+					matched = i
+					break
+				}
+			}
+			if matched >= 0 {
+				break
+			}
+			continue
+		}
 		key, err := svixKey(sec.Value, keyBuf[:0])
 		if err != nil {
 			continue // rejected by Validate; never matches
@@ -194,7 +286,7 @@ func (svixScheme) Verify(cfg *Config, req *Request) (Result, error) {
 		}
 	}
 	if matched < 0 {
-		if len(decoded) == 0 {
+		if len(decoded) == 0 && len(asym) == 0 {
 			return fail(ReasonSignatureMalformed, tr)
 		}
 		return fail(ReasonSignatureMismatch, tr)
@@ -207,12 +299,23 @@ func (svixScheme) Verify(cfg *Config, req *Request) (Result, error) {
 }
 
 // Sign sets webhook-id (kept when already present, else a random msg_ id),
-// webhook-timestamp (req.Now) and webhook-signature.
+// webhook-timestamp (req.Now) and webhook-signature: v1 (HMAC) with a
+// whsec_ secret, v1a (Ed25519) with a whsk_ secret key.
 func (svixScheme) Sign(cfg *Config, req *Request, secret Secret) error {
 	if secret.Value == "" {
 		return errors.New("sign: empty secret")
 	}
-	key, err := svixKey(secret.Value, nil)
+	if strings.HasPrefix(secret.Value, "whpk_") {
+		return errors.New("sign: a whpk_ public key cannot sign; give the whsk_ secret key")
+	}
+	var priv ed25519.PrivateKey
+	var key []byte
+	var err error
+	if strings.HasPrefix(secret.Value, "whsk_") {
+		priv, err = svixPrivateKey(secret.Value)
+	} else {
+		key, err = svixKey(secret.Value, nil)
+	}
 	if err != nil {
 		return fmt.Errorf("sign: %w", err)
 	}
@@ -226,10 +329,15 @@ func (svixScheme) Sign(cfg *Config, req *Request, secret Secret) error {
 		id = "msg_" + hex.EncodeToString(b[:])
 	}
 	ts := strconv.FormatInt(clock(req).Unix(), 10)
-	var sumBuf [sha256.Size]byte
-	sum := svixMAC(key, id, ts, req.Body, sumBuf[:])
 	req.Header.Set("webhook-id", id)
 	req.Header.Set("webhook-timestamp", ts)
+	if priv != nil {
+		sig := ed25519.Sign(priv, svixContent(id, ts, req.Body))
+		req.Header.Set("webhook-signature", "v1a,"+base64.StdEncoding.EncodeToString(sig))
+		return nil
+	}
+	var sumBuf [sha256.Size]byte
+	sum := svixMAC(key, id, ts, req.Body, sumBuf[:])
 	req.Header.Set("webhook-signature", "v1,"+base64.StdEncoding.EncodeToString(sum))
 	return nil
 }

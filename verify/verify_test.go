@@ -347,7 +347,7 @@ func TestSvixHeaders(t *testing.T) {
 		{name: "id changed", mod: func(r *Request) { r.Header.Set("webhook-id", "msg_other") }, reason: ReasonSignatureMismatch, status: 401},
 		{name: "one valid among malformed", mod: func(r *Request) {
 			r.Header.Set("webhook-signature", "v1,!!!! nocomma v1a,"+strings.TrimPrefix(valid, "v1,")+" "+valid)
-		}, note: "4 signatures, 2 malformed skipped"},
+		}, note: "4 signatures, 3 malformed skipped"},
 		{name: "several valid-looking, none matches", mod: func(r *Request) {
 			r.Header.Set("webhook-signature", "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE= v1,bm9wZQ==")
 		}, reason: ReasonSignatureMismatch, status: 401, note: "2 signatures, 1 malformed skipped"},
