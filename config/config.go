@@ -34,6 +34,7 @@ type Config struct {
 	Dispatch       Dispatch                 `yaml:"dispatch"`
 	Limits         Limits                   `yaml:"limits"`
 	Log            Log                      `yaml:"log"`
+	Tracing        Tracing                  `yaml:"tracing,omitempty"`
 	Connections    []hookgate.Connection    `yaml:"connections,omitempty"`
 	Handlers       []hookgate.HandlerConfig `yaml:"handlers,omitempty"`
 	// SigningSecret is hookgate's own Standard Webhooks secret used by http
@@ -141,6 +142,21 @@ type Webhooks struct {
 // verified and stored, so the setting bounds the memory of one request.
 const MaxPayloadCap = 64 << 20
 
+// Tracing exports OpenTelemetry traces over OTLP/HTTP (off unless
+// OTLPEndpoint is set): one span per ingest, one per dispatch attempt in the
+// same trace, and traceparent forwarded by http handlers.
+type Tracing struct {
+	// OTLPEndpoint is the OTLP/HTTP traces URL, e.g.
+	// http://127.0.0.1:4318/v1/traces. Empty turns tracing off.
+	OTLPEndpoint string `yaml:"otlp_endpoint,omitempty"`
+	// Headers are sent with every export (e.g. a backend's API key).
+	Headers map[string]string `yaml:"headers,omitempty"`
+	// ServiceName is the service.name resource attribute (default hookgate).
+	ServiceName string `yaml:"service_name,omitempty"`
+	// SampleRatio is the share of deliveries traced, 0 < r ≤ 1 (default 1).
+	SampleRatio float64 `yaml:"sample_ratio,omitempty"`
+}
+
 // Limits bound what ingress holds at once, across all requests (SPEC §9).
 // Past either, ingress answers 503 with Retry-After without reading the
 // body, and providers retry.
@@ -212,6 +228,14 @@ func (c *Config) Validate() error {
 	payloadOK := c.Webhooks.MaxPayloadBytes > 0 && c.Webhooks.MaxPayloadBytes <= MaxPayloadCap
 	if !payloadOK {
 		errs = append(errs, fmt.Errorf("webhooks.max_payload_bytes is %d: it must be between 1 and %d (64 MiB)", c.Webhooks.MaxPayloadBytes, MaxPayloadCap))
+	}
+	if r := c.Tracing.SampleRatio; r < 0 || r > 1 {
+		errs = append(errs, fmt.Errorf("tracing.sample_ratio is %v: it must be between 0 and 1", r))
+	}
+	if e := c.Tracing.OTLPEndpoint; e != "" {
+		if u, err := url.Parse(e); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("tracing.otlp_endpoint %q must be an absolute http(s) URL, e.g. http://127.0.0.1:4318/v1/traces", e))
+		}
 	}
 	if c.Limits.MaxConnections < 0 {
 		errs = append(errs, fmt.Errorf("limits.max_connections is %d: it must be positive", c.Limits.MaxConnections))

@@ -39,6 +39,13 @@ type Planner interface {
 	Plan(r *hookgate.Receipt) ([]Target, hookgate.Status, error)
 }
 
+// AttemptTracer starts the span of one attempt; the context it answers
+// carries the span to the handler (the http handler forwards it as
+// traceparent), and end records the attempt's outcome.
+type AttemptTracer interface {
+	StartAttempt(ctx context.Context, r *hookgate.Receipt, handler string, number int) (context.Context, func(hookgate.Attempt))
+}
+
 // Publisher receives transitions after they are committed.
 type Publisher interface {
 	Publish(hookgate.Transition)
@@ -68,6 +75,8 @@ type Dispatcher struct {
 	// OnAttempt, when set, is told about every attempt of r (metrics);
 	// failure is the attempt's FailureType, empty when it succeeded.
 	OnAttempt func(r *hookgate.Receipt, a hookgate.Attempt, failure string)
+	// Tracer, when set, makes a span of every attempt (tracing).
+	Tracer AttemptTracer
 	// OnProcessed, when set, is told about every receipt whose outcome was
 	// committed (not deferred), with the time from the dispatcher taking it
 	// up to that commit (metrics).
@@ -564,6 +573,11 @@ func (d *Dispatcher) deferral(c hookgate.Completion, r *hookgate.Receipt, t Targ
 // success).
 func (d *Dispatcher) call(ctx context.Context, r *hookgate.Receipt, t Target, number int) (a hookgate.Attempt, failure string) {
 	a = hookgate.Attempt{Handler: t.Name, Round: r.Round, Number: number, StartedAt: d.Now()}
+	if d.Tracer != nil {
+		var end func(hookgate.Attempt)
+		ctx, end = d.Tracer.StartAttempt(ctx, r, t.Name, number)
+		defer func() { end(a) }()
+	}
 	if t.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, t.Timeout)

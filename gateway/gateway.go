@@ -32,6 +32,7 @@ import (
 	"github.com/hookgate/hookgate/metrics"
 	"github.com/hookgate/hookgate/secrets"
 	"github.com/hookgate/hookgate/store"
+	"github.com/hookgate/hookgate/tracing"
 )
 
 // Options are the dependencies a caller may supply; zero values take defaults.
@@ -62,6 +63,7 @@ type Gateway struct {
 	bus        *events.Bus
 	httpClient *http.Client
 	dispatcher *dispatch.Dispatcher
+	tracer     *tracing.Tracer // nil: tracing off
 	noDispatch bool
 	ingress    *ingress.Server
 	metrics    *metrics.Metrics
@@ -147,6 +149,10 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 		g.Close()
 		return nil, fmt.Errorf("invalid configuration: %w", err)
 	}
+	if g.tracer, err = tracing.New(cfg.Tracing); err != nil {
+		g.Close()
+		return nil, fmt.Errorf("invalid configuration: %w", err)
+	}
 	host, _ := os.Hostname()
 	g.dispatcher = &dispatch.Dispatcher{
 		Store:        g.store,
@@ -161,6 +167,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 		OnAttempt:    g.metrics.ObserveAttempt,
 		OnProcessed:  g.metrics.ObserveProcessed,
 	}
+	if g.tracer != nil {
+		g.dispatcher.Tracer = g.tracer
+	}
 	g.ingress = &ingress.Server{
 		Dir:    dirFunc(func() ingress.Directory { return g.snap.Load() }),
 		Store:  g.store,
@@ -174,6 +183,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 		PublicBaseURL: publicBase,
 		Observer:      g.metrics,
 		Limits:        ingress.NewLimits(cfg.Limits.InflightBodyBytes, cfg.Limits.MaxConnections),
+	}
+	if g.tracer != nil {
+		g.ingress.Tracer = g.tracer
 	}
 	g.ingress.LearnSecret = g.learnSecret
 	g.maint = newMaintenance(g.metrics.Registry)
@@ -363,8 +375,15 @@ func (g *Gateway) Run(ctx context.Context) error {
 // Metrics returns the gateway's metrics (served at /metrics on the admin listener).
 func (g *Gateway) Metrics() *metrics.Metrics { return g.metrics }
 
-// Close releases storage opened by New.
+// Close exports the spans still buffered and releases storage opened by New.
 func (g *Gateway) Close() error {
+	if g.tracer != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := g.tracer.Shutdown(ctx); err != nil {
+			g.logger.Warn("export the last traces", "err", err)
+		}
+		cancel()
+	}
 	if g.ownStore {
 		return g.store.Close()
 	}

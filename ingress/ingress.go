@@ -101,6 +101,12 @@ type RequestObserver interface {
 	ObserveRequest(connection string, status int, d time.Duration, errorType string)
 }
 
+// RequestTracer records one span per answered request (tracing); receiptID
+// is the stored delivery's id, empty when none was stored.
+type RequestTracer interface {
+	TraceRequest(r *http.Request, start time.Time, connection, receiptID string, status int, errorType string)
+}
+
 // Server is the ingress http.Handler.
 type Server struct {
 	Dir    Directory
@@ -115,6 +121,8 @@ type Server struct {
 	Notify func()
 	// Observer, when set, is told about every answered request.
 	Observer RequestObserver
+	// Tracer, when set, records an ingest span per request (tracing).
+	Tracer RequestTracer
 	// Proxies may set X-Forwarded-* for the client.
 	Proxies Proxies
 	// PublicBaseURL, when set, is the scheme and host providers call.
@@ -177,6 +185,7 @@ type observed struct {
 	status     int
 	errorType  string
 	connection string
+	receipt    string // the stored delivery's id
 }
 
 func (o *observed) WriteHeader(code int) {
@@ -187,7 +196,7 @@ func (o *observed) WriteHeader(code int) {
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if s.Observer == nil {
+	if s.Observer == nil && s.Tracer == nil {
 		s.serve(w, r)
 		return
 	}
@@ -197,7 +206,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if o.status == 0 {
 		o.status = http.StatusOK
 	}
-	s.Observer.ObserveRequest(o.connection, o.status, time.Since(start), o.errorType)
+	if s.Observer != nil {
+		s.Observer.ObserveRequest(o.connection, o.status, time.Since(start), o.errorType)
+	}
+	if s.Tracer != nil {
+		s.Tracer.TraceRequest(r, start, o.connection, o.receipt, o.status, o.errorType)
+	}
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
@@ -303,6 +317,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	rc.ID, rc.ReceivedAt, rc.Headers = s.NewID(), now, storedHeaders(r.Header, ep.RedactHeaders)
 
 	tr, err := s.Store.Ingest(ctx, rc, ep.IdempotencyTTL)
+	if o, ok := w.(*observed); ok && err == nil {
+		o.receipt = rc.ID
+	}
 	if err != nil {
 		s.Logger.Error("store receipt failed; answering 503 so the provider retries",
 			"connection", conn.Name, "err", err)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hookgate/hookgate"
+	"github.com/hookgate/hookgate/tracing"
 	"github.com/hookgate/hookgate/verify"
 )
 
@@ -72,6 +73,7 @@ func (s *Sender) Send(ctx context.Context, r *hookgate.Receipt) (int, bool, erro
 	req.Header.Set(HeaderIdempotencyKey, r.IdempotencyKey)
 	req.Header.Set(HeaderEventType, r.EventType)
 	req.Header.Set(HeaderConnection, r.Connection)
+	tracing.Inject(ctx, req.Header) // the attempt's span, when tracing is on
 	if s.Signer != nil {
 		// The receipt id is the message id, stable across retries, so the
 		// destination can deduplicate on webhook-id as well.
