@@ -140,7 +140,7 @@ func testOrderingConcurrentWorkers(t *testing.T, stores []hookgate.Store) {
 	defer stop()
 	var (
 		mu          sync.Mutex
-		inFlight    = map[string]bool{} // keys being delivered
+		inFlight    = map[string]bool{}  // keys being delivered
 		seen        = map[string][]int{} // key → places delivered, in delivery order
 		failedOnce  = map[string]bool{}
 		done        int
