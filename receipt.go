@@ -59,6 +59,10 @@ type Receipt struct {
 	SecretID       string
 	// Trace is the verification trace of a rejected receipt (JSON), empty otherwise.
 	Trace []byte
+	// OrderingKey is the value of the matched route's ordering_key, empty
+	// for none. Receipts of one connection with the same key are
+	// dispatched one at a time, in the order they were stored (SPEC §4.2).
+	OrderingKey string
 
 	// Job fields: the receipt row is the dispatch job.
 	AttemptCount  int        // job attempts in the current round

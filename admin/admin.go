@@ -89,6 +89,7 @@ func (a *API) Routes() http.Handler {
 	mux.HandleFunc("DELETE /api/v1/connections/{type}/{name}/secrets/{id}", a.retireSecret)
 	mux.HandleFunc("GET /api/v1/receipts", a.listReceipts)
 	mux.HandleFunc("GET /api/v1/receipts/{id}", a.getReceipt)
+	mux.HandleFunc("POST /api/v1/receipts/replay", a.replayReceipts)
 	mux.HandleFunc("POST /api/v1/receipts/{id}/replay", a.replayReceipt)
 	mux.HandleFunc("POST /api/v1/receipts/{id}/admit", a.admitReceipt)
 	mux.HandleFunc("GET /api/v1/handlers", a.listHandlers)

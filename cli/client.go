@@ -243,7 +243,7 @@ func receiptsCmd() *cobra.Command {
 		Use:     "receipts",
 		Aliases: []string{"receipt"},
 		Short:   "List, show and replay receipts (through the admin API)",
-		Example: "  hookgate receipts list --connection primary --status dead\n  hookgate receipts replay 0192…",
+		Example: "  hookgate receipts list --connection primary --status dead\n  hookgate receipts replay 0192…\n  hookgate receipts replay --filter 'connection=primary,status=dead' --dry-run",
 	}
 	client := adminFlags(cmd)
 	var conn, status, eventType, since, until, cursor string
@@ -325,18 +325,7 @@ func receiptsCmd() *cobra.Command {
 			return printJSON(cmd.OutOrStdout(), out)
 		},
 	}
-	replay := &cobra.Command{
-		Use: "replay ID", Short: "Dispatch a receipt again (a new round of attempts)",
-		Example: "  hookgate receipts replay 0192f0c4-…", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			var out map[string]any
-			if err := client.do(http.MethodPost, "/api/v1/receipts/"+url.PathEscape(args[0])+"/replay", nil, &out); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "replaying %v (status %v)\n", out["id"], out["status"])
-			return nil
-		},
-	}
+	replay := replayCmd(client)
 	admit := &cobra.Command{
 		Use:   "admit ID",
 		Short: "Re-verify a rejected receipt with today's secrets and, if it passes, dispatch it",

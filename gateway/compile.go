@@ -300,8 +300,18 @@ func compileConnection(wh *config.Webhooks, handlers map[string]*compiledHandler
 		}
 	}
 	for i, r := range c.Routes {
-		if r.Filter != "" || r.Schema != "" || r.Transform != "" || r.OrderingKey != "" || r.Validate != "" {
-			return nil, fmt.Errorf("route %d: filter, schema, validate, transform and ordering_key are not available in this version", i+1)
+		if r.Filter != "" || r.Schema != "" || r.Transform != "" || r.Validate != "" {
+			return nil, fmt.Errorf("route %d: filter, schema, validate and transform are not available in this version", i+1)
+		}
+		if r.OrderingKey != "" {
+			src, err := rules.OrderingSource(r.OrderingKey)
+			if err != nil {
+				return nil, fmt.Errorf("route %d: %w", i+1, err)
+			}
+			if ep.OrderingKeys == nil {
+				ep.OrderingKeys = make([]string, len(c.Routes))
+			}
+			ep.OrderingKeys[i] = src
 		}
 		if len(r.Handlers) == 0 {
 			return nil, fmt.Errorf("route %d: handlers is empty", i+1)

@@ -70,8 +70,12 @@ type Endpoint struct {
 	// AllowedIPs restricts senders; empty allows anyone.
 	AllowedIPs []netip.Prefix
 	// PublicURL is the connection's public_url, or nil.
-	PublicURL      *url.URL
-	EventType      string
+	PublicURL *url.URL
+	EventType string
+	// OrderingKeys holds, for each route of Conn, its ordering_key as a
+	// source spec (rules.OrderingSource), "" for a route without one; nil
+	// when no route sets one, and then nothing is read for it.
+	OrderingKeys   []string
 	MaxPayload     int64
 	IdempotencyTTL time.Duration
 	// RedactHeaders are stored as "[redacted]" because their value is a
@@ -569,6 +573,9 @@ func (ep *Endpoint) Accept(h http.Header, body []byte, res verify.Result) (*hook
 		rc.Status = hookgate.StatusHeld
 	case len(rules.MatchRoutes(conn.Routes, rc.EventType)) == 0:
 		rc.Status = hookgate.StatusFiltered
+	}
+	if ep.OrderingKeys != nil && rc.Status != hookgate.StatusFiltered {
+		rc.OrderingKey = ep.orderingKey(h, env, rc.EventType)
 	}
 	return rc, nil
 }

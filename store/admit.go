@@ -56,10 +56,10 @@ func (db *DB) Admit(ctx context.Context, r *hookgate.Receipt, now time.Time, ttl
 		tr = hookgate.Transition{ReceiptID: r.ID, Connection: connection, From: hookgate.StatusRejected,
 			Status: key.status, Reason: "admitted", At: fromMicros(at)}
 		if _, err := tx.ExecContext(ctx, db.d.q(`UPDATE receipts SET status = ?, reason = '', duplicate_of = ?,
-			event_type = ?, nonce = ?, idempotency_key = ?, secret_id = ?, attempt_count = 0,
+			event_type = ?, nonce = ?, idempotency_key = ?, secret_id = ?, ordering_key = ?, attempt_count = 0,
 			next_attempt_at = ?, updated_at = ?, history = history || ? WHERE id = ?`),
 			string(key.status), nullString(key.duplicateOf), r.EventType, r.Nonce, r.IdempotencyKey, r.SecretID,
-			next, at, historyLine(tr), r.ID); err != nil {
+			nullString(r.OrderingKey), next, at, historyLine(tr), r.ID); err != nil {
 			return fmt.Errorf("update receipt: %w", err)
 		}
 		return nil

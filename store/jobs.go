@@ -62,8 +62,9 @@ func (db *DB) Claim(ctx context.Context, owner string, limit int, now time.Time,
 // runs before, 0 after).
 var claimSQLite = `UPDATE OR FAIL receipts SET lease_owner = ?1, lease_until = ?2, updated_at = ?3,
 	history = history || json_object('from', ` + statusOf("") + `, 'status', 'dispatched', 'at', ?3) || char(10)
-	WHERE seq IN (SELECT seq FROM receipts
+	WHERE seq IN (SELECT seq FROM receipts d
 		WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= (SELECT ?3) AND (lease_until IS NULL OR lease_until < ?3)
+		AND ` + orderedHead("d") + `
 		ORDER BY next_attempt_at, seq LIMIT (SELECT ?4))
 	RETURNING ` + summaryColumns + `, attempts, history`
 
@@ -78,8 +79,9 @@ const claimBodiesSQLite = `SELECT seq, headers, body, encoding FROM bodies WHERE
 // 00005) leaves room for the new versions of a page's receipts, which a claim
 // takes together, oldest first.
 var claimPostgres = `WITH due AS (
-	SELECT id, ` + statusOf("") + ` AS status FROM receipts
+	SELECT id, ` + statusOf("") + ` AS status FROM receipts d
 	WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= $3 AND (lease_until IS NULL OR lease_until < $3)
+	AND ` + orderedHead("d") + `
 	ORDER BY next_attempt_at, seq LIMIT $4 FOR UPDATE SKIP LOCKED
 ), u AS (
 	UPDATE receipts r SET lease_owner = $1, lease_until = $2, updated_at = $3,

@@ -36,6 +36,26 @@ func TestPostgres(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) hookgate.Store { return openPostgres(t) })
 }
 
+// TestPostgresOrderingSharedStores runs the ordering tests with each worker
+// on a store of its own over one schema, as several hookgate instances share
+// a database: their claims race through SKIP LOCKED, not one writer.
+func TestPostgresOrderingSharedStores(t *testing.T) {
+	storetest.RunOrdering(t, func(t *testing.T, n int) []hookgate.Store {
+		url := storetest.PostgresURL(t)
+		out := make([]hookgate.Store, n)
+		for i := range out {
+			db, err := store.OpenWith(context.Background(), url,
+				store.Options{SecretKeyFile: filepath.Join(t.TempDir(), "hookgate.key")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			out[i] = db
+		}
+		return out
+	})
+}
+
 func TestPostgresMigrateTwice(t *testing.T) {
 	db := openPostgres(t)
 	if err := db.Migrate(context.Background()); err != nil {
