@@ -500,4 +500,3 @@ connections:
 		t.Fatalf("two handlers: %s %q after %d attempts, want dead when slow's 2 are spent", c.Status, c.Reason, len(c.Attempts))
 	}
 }
-
