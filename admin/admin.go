@@ -47,13 +47,19 @@ type Gateway interface {
 	// RotateKey replaces the key that seals stored secrets (SPEC §9).
 	RotateKey(ctx context.Context) (secrets.Rotation, error)
 	Handlers() []HandlerInfo
+	// ResetCircuit closes a handler's circuit by hand (ENotFound for an
+	// unknown handler).
+	ResetCircuit(ctx context.Context, name string) (HandlerInfo, error)
+	// CircuitEvents is the feed of circuit moves for the live stream.
+	CircuitEvents() *events.CircuitFeed
 	Metrics() *metrics.Metrics
 }
 
 // HandlerInfo describes a configured handler.
 type HandlerInfo struct {
-	Name string `json:"name"`
-	Type string `json:"type"`
+	Name    string      `json:"name"`
+	Type    string      `json:"type"`
+	Circuit CircuitInfo `json:"circuit"`
 }
 
 // API serves the admin routes.
@@ -93,6 +99,7 @@ func (a *API) Routes() http.Handler {
 	mux.HandleFunc("POST /api/v1/receipts/{id}/replay", a.replayReceipt)
 	mux.HandleFunc("POST /api/v1/receipts/{id}/admit", a.admitReceipt)
 	mux.HandleFunc("GET /api/v1/handlers", a.listHandlers)
+	mux.HandleFunc("POST /api/v1/handlers/{name}/reset", a.resetHandler)
 	mux.HandleFunc("POST /api/v1/secrets/rotate-key", a.rotateKey)
 	mux.HandleFunc("GET /api/v1/events", a.streamEvents)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -447,11 +454,9 @@ func (a *API) admitReceipt(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusAccepted, map[string]any{"id": tr.ReceiptID, "status": tr.Status, "trace": trace})
 }
 
-func (a *API) listHandlers(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"handlers": a.GW.Handlers()})
-}
-
-// streamEvents is the Server-Sent Events stream of receipt transitions.
+// streamEvents is the Server-Sent Events stream of receipt transitions
+// (receipt.status_transitioned) and of handlers' circuit moves
+// (handler.circuit_changed).
 func (a *API) streamEvents(w http.ResponseWriter, r *http.Request) {
 	fl, ok := w.(http.Flusher)
 	if !ok {
@@ -460,6 +465,8 @@ func (a *API) streamEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	ch, cancel := a.GW.Events().Subscribe(256)
 	defer cancel()
+	circuits, cancelCircuits := a.GW.CircuitEvents().Subscribe(16)
+	defer cancelCircuits()
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.WriteHeader(http.StatusOK)
@@ -480,6 +487,13 @@ func (a *API) streamEvents(w http.ResponseWriter, r *http.Request) {
 			}
 			b, _ := json.Marshal(TransitionJSON(t))
 			fmt.Fprintf(w, "event: receipt.status_transitioned\ndata: %s\n\n", b)
+			fl.Flush()
+		case c, ok := <-circuits:
+			if !ok {
+				return
+			}
+			b, _ := json.Marshal(CircuitJSON(c))
+			fmt.Fprintf(w, "event: handler.circuit_changed\ndata: %s\n\n", b)
 			fl.Flush()
 		}
 	}

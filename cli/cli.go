@@ -68,7 +68,8 @@ with retries, dead-lettering and replay.`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(serveCmd(), migrateCmd(), versionCmd(), configCmd(),
-		connectionsCmd(), receiptsCmd(), sendCmd(), verifyCmd(), tailCmd(), listenCmd(), benchCmd(), backupCmd(), secretsCmd())
+		connectionsCmd(), receiptsCmd(), sendCmd(), verifyCmd(), tailCmd(), listenCmd(), benchCmd(), backupCmd(), secretsCmd(),
+		handlersCmd())
 	return root
 }
 

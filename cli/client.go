@@ -350,8 +350,8 @@ dispatched. If it still fails, the verification trace says why.`,
 func tailCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "tail",
-		Short:   "Print receipt status transitions live",
-		Example: "  hookgate tail",
+		Short:   "Print receipt status transitions and handlers' circuit moves live",
+		Example: "  hookgate tail\n  # 2026-01-02T03:04:05.000000Z primary 0192… dispatched → acknowledged\n  # 2026-01-02T03:04:06.000000Z circuit pr-notify closed → open (10 failures in a row; probe at 2026-01-02T04:04:06.000000Z)",
 		Args:    cobra.NoArgs,
 	}
 	client := adminFlags(cmd)
@@ -363,13 +363,22 @@ func tailCmd() *cobra.Command {
 		defer events.Close()
 		fmt.Fprintf(cmd.ErrOrStderr(), "watching receipt transitions at %s (Ctrl-C to stop)\n", client.base)
 		sc := bufio.NewScanner(events)
+		var event string
 		for sc.Scan() {
+			if name, ok := strings.CutPrefix(sc.Text(), "event: "); ok {
+				event = name
+				continue
+			}
 			data, ok := strings.CutPrefix(sc.Text(), "data: ")
 			if !ok {
 				continue
 			}
 			var t map[string]any
 			if json.Unmarshal([]byte(data), &t) != nil {
+				continue
+			}
+			if event == "handler.circuit_changed" {
+				printCircuit(cmd.OutOrStdout(), t)
 				continue
 			}
 			reason, _ := t["reason"].(string)

@@ -11,6 +11,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hookgate/hookgate"
@@ -28,6 +29,12 @@ type Target struct {
 	// Concurrency bounds this handler's deliveries in flight (its share of
 	// the workers); 0 or more than Workers means Workers.
 	Concurrency int
+	// RateLimit bounds this handler's deliveries a second (ratelimit.go);
+	// 0 means no limit.
+	RateLimit float64
+	// Circuit configures the handler's circuit breaker (circuit.go); zero
+	// fields take the defaults.
+	Circuit hookgate.Circuit
 }
 
 // Planner resolves what to do with a receipt now. It returns the ordered
@@ -81,6 +88,12 @@ type Dispatcher struct {
 	// committed (not deferred), with the time from the dispatcher taking it
 	// up to that commit (metrics).
 	OnProcessed func(r *hookgate.Receipt, c hookgate.Completion, took time.Duration)
+	// OnCircuit, when set, is told about every move of a handler's circuit
+	// breaker (live stream, metrics), after it is written.
+	OnCircuit func(hookgate.CircuitChange)
+	// CircuitRefresh is how often Run reads the circuits other instances
+	// may have changed; 0 means DefaultCircuitRefresh.
+	CircuitRefresh time.Duration
 	// HeldBytes bounds the bodies of the receipts claimed and not yet
 	// delivered (see Run); 0 means DefaultHeldBytes.
 	HeldBytes int64
@@ -94,6 +107,11 @@ type Dispatcher struct {
 	// true while their handlers run, false once their outcome is being
 	// committed (a lease found gone then was released by that commit).
 	held map[string]bool
+
+	breakers       sync.Map // handler name → *breaker (circuit.go)
+	circuitsOnce   sync.Once
+	circuitsLoaded atomic.Bool
+	limiters       sync.Map // handler name → *limiter (ratelimit.go)
 }
 
 func (d *Dispatcher) init() {
@@ -185,10 +203,15 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	work := context.WithoutCancel(ctx)
 	renewStop, renewDone := make(chan struct{}), make(chan struct{})
 	go d.renew(work, renewStop, renewDone)
+	d.loadCircuits(work)
+	circuitStop, circuitDone := make(chan struct{}), make(chan struct{})
+	go func() { defer close(circuitDone); d.refreshCircuits(work, circuitStop) }()
 	defer func() {
 		wg.Wait() // deliveries and their completions
 		close(renewStop)
+		close(circuitStop)
 		<-renewDone
+		<-circuitDone
 	}()
 	timer := time.NewTimer(d.PollInterval)
 	defer timer.Stop()
@@ -501,9 +524,25 @@ func (d *Dispatcher) attempt(ctx context.Context, r *hookgate.Receipt, ls *lanes
 	number := r.AttemptCount + 1
 	var retryable, fatal []Target
 	var firstErr string
+	d.loadCircuits(ctx)
 	for _, t := range targets {
 		if done[t.Name] {
 			continue // succeeded earlier in this round; at-least-once, not at-least-twice
+		}
+		// An open circuit or a rate limit makes the receipt wait like a
+		// full lane (below), unless a handler already failed in this pass.
+		now := d.Now()
+		if wait, ok := d.circuitGate(ctx, t, now); !ok {
+			if len(retryable)+len(fatal) == 0 {
+				return d.deferral(c, r, circuitReason(t.Name), wait)
+			}
+			break
+		}
+		if wait, ok := d.rateGate(t.Name, r.ID, t.RateLimit, now); !ok {
+			if len(retryable)+len(fatal) == 0 {
+				return d.deferral(c, r, fmt.Sprintf("waiting for handler %s: over its rate_limit of %g a second", t.Name, t.RateLimit), wait)
+			}
+			break
 		}
 		if ls != nil {
 			limit := workers
@@ -512,7 +551,7 @@ func (d *Dispatcher) attempt(ctx context.Context, r *hookgate.Receipt, ls *lanes
 			}
 			ok, wait := ls.acquire(t.Name, limit, int64(len(r.Body)), time.Now())
 			if !ok && len(retryable)+len(fatal) == 0 {
-				return d.deferral(c, r, t, limit, wait)
+				return d.deferral(c, r, fmt.Sprintf("waiting for handler %s: %d deliveries in flight (its concurrency)", t.Name, limit), wait)
 			}
 			if !ok {
 				break
@@ -526,6 +565,7 @@ func (d *Dispatcher) attempt(ctx context.Context, r *hookgate.Receipt, ls *lanes
 		if d.OnAttempt != nil {
 			d.OnAttempt(r, a, failure)
 		}
+		d.circuitRecord(ctx, t, a.Outcome != hookgate.OutcomeSuccess, a.FinishedAt)
 		switch a.Outcome {
 		case hookgate.OutcomeFailure:
 			retryable = append(retryable, t)
@@ -541,12 +581,20 @@ func (d *Dispatcher) attempt(ctx context.Context, r *hookgate.Receipt, ls *lanes
 	case len(fatal) > 0:
 		c.Status, c.Reason = hookgate.StatusDead, "not retryable: "+firstErr
 	case len(retryable) > 0:
-		p := retryable[0].Retry
-		if number >= p.MaxAttempts {
-			c.Status, c.Reason = hookgate.StatusDead, fmt.Sprintf("retries exhausted after %d attempts: %s", number, firstErr)
-			break
+		// Each failed handler by its own retry policy and its own
+		// attempts in this round: the receipt is dead when one of them
+		// has no attempt left, and due again when the first of them is.
+		var next time.Time
+		for _, t := range retryable {
+			n := handlerAttempts(r, t.Name)
+			if n >= t.Retry.MaxAttempts {
+				c.Status, c.Reason = hookgate.StatusDead, fmt.Sprintf("retries exhausted after %d attempts: %s", n, t.Name+": "+failure(c.Attempts, t.Name))
+				return c
+			}
+			if at := c.At.Add(d.Backoff(t.Retry, n)); next.IsZero() || at.Before(next) {
+				next = at
+			}
 		}
-		next := c.At.Add(d.Backoff(p, number))
 		c.Status, c.Reason, c.NextAttemptAt = hookgate.StatusFailed, firstErr, &next
 	default:
 		c.Status = hookgate.StatusAcknowledged
@@ -554,10 +602,33 @@ func (d *Dispatcher) attempt(ctx context.Context, r *hookgate.Receipt, ls *lanes
 	return c
 }
 
-// deferral answers the deferral of r, whose handler t has no free slot: back to
-// the status it waits in, due after wait, keeping the attempts of c (the
-// handlers that succeeded before t).
-func (d *Dispatcher) deferral(c hookgate.Completion, r *hookgate.Receipt, t Target, limit int, wait time.Duration) hookgate.Completion {
+// handlerAttempts counts the attempts of handler on r in r's round, the one
+// just made included.
+func handlerAttempts(r *hookgate.Receipt, handler string) int {
+	n := 1
+	for _, a := range r.Attempts {
+		if a.Handler == handler && a.Round == r.Round {
+			n++
+		}
+	}
+	return n
+}
+
+// failure is the error of handler's attempt among as.
+func failure(as []hookgate.Attempt, handler string) string {
+	for _, a := range as {
+		if a.Handler == handler {
+			return a.Error
+		}
+	}
+	return ""
+}
+
+// deferral answers the deferral of r, whose next handler cannot take it now
+// (its lane is full, its circuit open, or it is over its rate): back to the
+// status it waits in, due after wait, with reason, keeping the attempts of c
+// (the handlers that succeeded before).
+func (d *Dispatcher) deferral(c hookgate.Completion, r *hookgate.Receipt, reason string, wait time.Duration) hookgate.Completion {
 	c.Deferred, c.Status = true, hookgate.StatusReceived
 	if r.AttemptCount > 0 {
 		c.Status = hookgate.StatusFailed // waiting for a retry
@@ -565,7 +636,7 @@ func (d *Dispatcher) deferral(c hookgate.Completion, r *hookgate.Receipt, t Targ
 	c.At = d.Now()
 	next := c.At.Add(wait)
 	c.NextAttemptAt = &next
-	c.Reason = fmt.Sprintf("waiting for handler %s: %d deliveries in flight (its concurrency)", t.Name, limit)
+	c.Reason = reason
 	return c
 }
 

@@ -41,6 +41,11 @@ var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$`)
 // third of it, in one write.
 const minLease = time.Second
 
+// goHandlerType is the type of a handler entry that configures a Go handler
+// registered in code (its retry, timeout, concurrency, rate_limit and
+// circuit); Handlers lists Go handlers with this type.
+const goHandlerType = "func"
+
 // defaultHandlerTimeout bounds a handler call when the handler sets none.
 const defaultHandlerTimeout = 30 * time.Second
 
@@ -59,19 +64,21 @@ func (g *Gateway) compile(cfg *config.Config, stored []*hookgate.Connection) (*s
 		errs = append(errs, fmt.Errorf("dispatch.lease %v is too short: at least %v (it is renewed every third of itself)", lease, minLease))
 	}
 	for name, sender := range g.funcs {
-		s.handlers[name] = &compiledHandler{cfg: hookgate.HandlerConfig{Name: name, Type: "func"}, sender: sender, timeout: defaultHandlerTimeout}
+		s.handlers[name] = &compiledHandler{cfg: hookgate.HandlerConfig{Name: name, Type: goHandlerType}, sender: sender, timeout: defaultHandlerTimeout}
 	}
+	configured := map[string]bool{}
 	for _, h := range cfg.Handlers {
 		ch, err := g.compileHandler(cfg, h)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("handler %q: %w", h.Name, err))
 			continue
 		}
-		if _, dup := s.handlers[h.Name]; dup {
+		if _, dup := s.handlers[h.Name]; dup && (h.Type != goHandlerType || configured[h.Name]) {
 			errs = append(errs, fmt.Errorf("handler %q is defined twice", h.Name))
 			continue
 		}
 		s.handlers[h.Name] = ch
+		configured[h.Name] = true
 	}
 	all := make([]*hookgate.Connection, 0, len(cfg.Connections)+len(stored))
 	for i := range cfg.Connections {
@@ -160,13 +167,24 @@ func (g *Gateway) compileHandler(cfg *config.Config, h hookgate.HandlerConfig) (
 			return nil, err
 		}
 		ch.sender = sender
+	case goHandlerType:
+		// The settings of a Go handler registered in code under this name.
+		sender, ok := g.funcs[h.Name]
+		if !ok {
+			return nil, fmt.Errorf("type %s: no Go handler is registered under this name (gateway.Options.Handlers or Gateway.Handle)", goHandlerType)
+		}
+		ch.sender = sender
 	case "":
 		return nil, fmt.Errorf("type is required (log, http)")
 	default:
 		return nil, fmt.Errorf("handler type %q is not available in this version (available: log, http, and Go functions registered in code)", h.Type)
 	}
-	if h.Circuit != nil || h.RateLimit != 0 {
-		return nil, fmt.Errorf("circuit and rate_limit are not available in this version")
+	if h.RateLimit < 0 {
+		return nil, fmt.Errorf("rate_limit must not be negative (0 means no limit)")
+	}
+	if c := h.Circuit; c != nil && (c.FailureThreshold < 0 || c.ResetTimeout < 0) {
+		return nil, fmt.Errorf("circuit: failure_threshold and reset_timeout must not be negative (0 means the default: %d, %v)",
+			hookgate.DefaultFailureThreshold, hookgate.DefaultResetTimeout)
 	}
 	if h.Concurrency < 0 {
 		return nil, fmt.Errorf("concurrency must not be negative (0 means dispatch.workers)")
@@ -421,6 +439,8 @@ func (s *snapshot) Plan(r *hookgate.Receipt) ([]dispatch.Target, hookgate.Status
 				Timeout: h.timeout,
 				// 0 (unset) is dispatch.workers, the dispatcher's default.
 				Concurrency: h.cfg.Concurrency,
+				RateLimit:   h.cfg.RateLimit,
+				Circuit:     h.cfg.Circuit.WithDefaults(),
 			})
 		}
 	}

@@ -15,8 +15,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,7 +22,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/hookgate/hookgate"
-	"github.com/hookgate/hookgate/admin"
 	"github.com/hookgate/hookgate/config"
 	"github.com/hookgate/hookgate/dispatch"
 	"github.com/hookgate/hookgate/events"
@@ -68,7 +65,9 @@ type Gateway struct {
 	ingress    *ingress.Server
 	metrics    *metrics.Metrics
 	cert       *certificate // nil without tls
-	maint      *maintenance // prune.go
+	// circuitFeed carries the handlers' circuit moves (circuits.go).
+	circuitFeed *events.CircuitFeed
+	maint       *maintenance // prune.go
 
 	mu    sync.Mutex // serialises connection changes, rebuilds, reloads and key rotation
 	funcs map[string]hookgate.Sender
@@ -170,6 +169,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 	if g.tracer != nil {
 		g.dispatcher.Tracer = g.tracer
 	}
+	g.observeCircuits()
 	g.ingress = &ingress.Server{
 		Dir:    dirFunc(func() ingress.Directory { return g.snap.Load() }),
 		Store:  g.store,
@@ -400,14 +400,3 @@ type dirFunc func() ingress.Directory
 
 func (f dirFunc) Lookup(path string) (*ingress.Endpoint, error) { return f().Lookup(path) }
 func (f dirFunc) Enabled() bool                                 { return f().Enabled() }
-
-// Handlers lists the configured and registered handlers, sorted by name.
-func (g *Gateway) Handlers() []admin.HandlerInfo {
-	snap := g.snap.Load()
-	out := make([]admin.HandlerInfo, 0, len(snap.handlers))
-	for name, h := range snap.handlers {
-		out = append(out, admin.HandlerInfo{Name: name, Type: h.cfg.Type})
-	}
-	slices.SortFunc(out, func(a, b admin.HandlerInfo) int { return strings.Compare(a.Name, b.Name) })
-	return out
-}

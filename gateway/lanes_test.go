@@ -13,11 +13,14 @@ import (
 // TestHangingDestinationDelaysOnlyItsOwnDeliveries: an http handler whose
 // destination never answers (until the test ends) has 300 deliveries queued;
 // a delivery on another connection, for another handler, arrives promptly,
-// whether the hanging handler sets a concurrency or takes the default share.
+// whether the hanging handler sets a concurrency (and a rate limit) or takes
+// the default share.
 func TestHangingDestinationDelaysOnlyItsOwnDeliveries(t *testing.T) {
 	for _, tt := range []struct{ name, concurrency string }{
 		{"concurrency", "concurrency: 4,"},
 		{"default share", ""},
+		// Deliveries over the rate wait in the queue, not in a worker.
+		{"rate limit", "concurrency: 4, rate_limit: 50,"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			backends(t, func(t *testing.T, storage func(testing.TB) string) {

@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
-	"time"
 
 	"github.com/hookgate/hookgate"
 )
@@ -49,114 +47,27 @@ func (s *Incidents) ByExternalID(id string) []Incident {
 	return out
 }
 
-// Breaker is seed 002's WebhookCircuitBreaker, per integration: after
-// Threshold consecutive failures the integration is in error and its alerts
-// wait (the handler asks hookgate to retry them later, so they stay stored)
-// until ResetTimeout has passed; then one alert is let through, and a
-// success closes the circuit again.
-//
-// hookgate's own per-handler circuit breaker (SPEC §4.2) is not available in
-// this version, so the example keeps the count itself.
-type Breaker struct {
-	Threshold    int
-	ResetTimeout time.Duration
-	Now          func() time.Time
-
-	mu    sync.Mutex
-	state map[string]*circuit
-}
-
-type circuit struct {
-	failures int
-	openedAt time.Time
-	open     bool
-}
-
-// ErrCircuitOpen is returned while an integration's circuit is open.
-var ErrCircuitOpen = errors.New("circuit open")
-
-// Allow reports whether the integration may be processed now.
-func (b *Breaker) Allow(id string) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	c := b.get(id)
-	return !c.open || b.Now().Sub(c.openedAt) >= b.ResetTimeout
-}
-
-// Failure records a failure; it reports whether the circuit opened now.
-func (b *Breaker) Failure(id string) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	c := b.get(id)
-	c.failures++
-	if c.failures >= b.Threshold {
-		wasOpen := c.open
-		c.open, c.openedAt = true, b.Now()
-		return !wasOpen
-	}
-	return false
-}
-
-// Success closes the circuit and resets the count; it reports whether the
-// circuit was open.
-func (b *Breaker) Success(id string) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	c := b.get(id)
-	wasOpen := c.open
-	c.failures, c.open = 0, false
-	return wasOpen
-}
-
-// Open reports whether the integration's circuit is open.
-func (b *Breaker) Open(id string) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.get(id).open
-}
-
-func (b *Breaker) get(id string) *circuit {
-	if b.state == nil {
-		b.state = map[string]*circuit{}
-	}
-	c, ok := b.state[id]
-	if !ok {
-		c = &circuit{}
-		b.state[id] = c
-	}
-	return c
-}
-
 // AlertHandler is the Go handler "datadog-incident": it validates the alert
 // and turns it into an incident. The connection name is the integration id.
 type AlertHandler struct {
 	Incidents *Incidents
-	Breaker   *Breaker
 	Logger    *slog.Logger
 }
 
 // Send implements hookgate.Sender. An invalid payload is final: the receipt
-// goes to dead with the validation errors as its reason. While the
-// integration's circuit is open the alert is retried later, never dropped.
+// goes to dead with the validation errors as its reason. Failures count in
+// the handler's circuit breaker (hookgate's, configured in buildConfig):
+// while it is open, alerts are kept and wait instead of being dropped.
 func (h *AlertHandler) Send(ctx context.Context, r *hookgate.Receipt) (int, bool, error) {
 	integration := r.Connection
-	if !h.Breaker.Allow(integration) {
-		return 0, true, fmt.Errorf("integration %s: %w", integration, ErrCircuitOpen)
-	}
 	alert, err := ParseAlert(r.Body)
 	if err != nil {
 		h.Logger.ErrorContext(ctx, "Datadog webhook validation failed", "integration", integration, "receipt", r.ID, "err", err)
-		if h.Breaker.Failure(integration) {
-			h.Logger.ErrorContext(ctx, "Circuit breaker opened for integration", "integration", integration)
-		}
 		return 0, false, err
 	}
 	inc := IncidentFromAlert(integration, alert)
 	inc.ReceiptID = r.ID
 	inc, created := h.Incidents.Add(inc)
-	if h.Breaker.Success(integration) {
-		h.Logger.InfoContext(ctx, "Circuit breaker closed for integration", "integration", integration)
-	}
 	if created {
 		h.Logger.InfoContext(ctx, "Created incident from Datadog webhook", "incident", inc.ID, "integration", integration,
 			"external_id", inc.ExternalID, "title", inc.Title, "severity", inc.Severity, "status", inc.Status)

@@ -76,6 +76,11 @@ func buildConfig(integrations []Integration) *config.Config {
 		}
 		cfg.Connections = append(cfg.Connections, c)
 	}
+	// Seed 002's WebhookCircuitBreaker is hookgate's: 10 failures in a row
+	// open the handler's circuit for an hour, while its alerts are kept and
+	// wait; then one goes, and its success closes the circuit.
+	cfg.Handlers = append(cfg.Handlers, hookgate.HandlerConfig{Name: alertHandlerName, Type: "func",
+		Circuit: &hookgate.Circuit{FailureThreshold: 10, ResetTimeout: hookgate.Duration(time.Hour)}})
 	return cfg
 }
 
@@ -86,13 +91,9 @@ func envOr(name, def string) string {
 	return def
 }
 
-// newAlertHandler wires the handler with the seed's breaker settings.
-func newAlertHandler(logger *slog.Logger, now func() time.Time) *AlertHandler {
-	return &AlertHandler{
-		Incidents: &Incidents{},
-		Breaker:   &Breaker{Threshold: 10, ResetTimeout: time.Hour, Now: now},
-		Logger:    logger,
-	}
+// newAlertHandler wires the handler.
+func newAlertHandler(logger *slog.Logger) *AlertHandler {
+	return &AlertHandler{Incidents: &Incidents{}, Logger: logger}
 }
 
 func main() {
@@ -109,7 +110,7 @@ func run(logger *slog.Logger) error {
 	integrations := demoIntegrations()
 	cfg := buildConfig(integrations)
 	gw, err := gateway.New(ctx, cfg, gateway.Options{Logger: logger, Handlers: map[string]hookgate.Sender{
-		alertHandlerName: newAlertHandler(logger, time.Now),
+		alertHandlerName: newAlertHandler(logger),
 	}})
 	if err != nil {
 		return err

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/hookgate/hookgate"
+	"github.com/hookgate/hookgate/admin"
 	"github.com/hookgate/hookgate/gateway"
 )
 
@@ -47,7 +48,7 @@ func startExample(t *testing.T) *e2e {
 	t.Setenv("HOOKGATE_STORAGE_URL", "sqlite://"+filepath.Join(t.TempDir(), "hookgate.db"))
 	clk := &clock{t: time.Now().UTC().Truncate(time.Second)}
 	logger := slog.New(slog.DiscardHandler)
-	h := newAlertHandler(logger, clk.Now)
+	h := newAlertHandler(logger)
 	gw, err := gateway.New(context.Background(), buildConfig(demoIntegrations()), gateway.Options{Logger: logger, Now: clk.Now,
 		Handlers: map[string]hookgate.Sender{alertHandlerName: h}})
 	if err != nil {
@@ -182,8 +183,9 @@ func TestEndToEnd(t *testing.T) {
 	}
 }
 
-// TestCircuitBreaker: ten failures in a row put an integration in error;
-// its alerts are kept and wait an hour, then a success closes the circuit.
+// TestCircuitBreaker: ten failures in a row open the handler's circuit
+// (hookgate's, SPEC §4.2); its alerts are kept and wait an hour without
+// spending an attempt, then one goes and its success closes the circuit.
 func TestCircuitBreaker(t *testing.T) {
 	e := startExample(t)
 	for i := range 10 {
@@ -191,21 +193,33 @@ func TestCircuitBreaker(t *testing.T) {
 		e.accepted("dd-prod", ddSecret, body)
 	}
 	e.drain()
-	if !e.handler.Breaker.Open("dd-prod") || e.handler.Breaker.Open("dd-staging") {
-		t.Fatal("the circuit of dd-prod should be open, and only it")
+	if st := e.circuit(); st.State != "open" || st.ConsecutiveFailures != 10 {
+		t.Fatalf("after 10 failures the circuit is %+v, want open", st)
 	}
 	valid := `{"id":"alert-1","alert_name":"Recovered?","alert_type":"error","alert_status":"triggered"}`
-	id := e.accepted("dd-prod", ddSecret, valid)
+	id := e.accepted("dd-staging", "dd-staging-webhook-secret", valid)
 	e.drain()
-	if r := e.receipt(id); r.Status != hookgate.StatusFailed || !strings.Contains(r.Reason, "circuit open") {
-		t.Fatalf("while open: %s %q", r.Status, r.Reason)
+	if r := e.receipt(id); r.Status != hookgate.StatusReceived || !strings.Contains(r.Reason, "circuit is open") || len(r.Attempts) != 0 {
+		t.Fatalf("while open: %s %q, %d attempts", r.Status, r.Reason, len(r.Attempts))
 	}
 	e.clock.Add(time.Hour)
 	e.drain()
 	if r := e.receipt(id); r.Status != hookgate.StatusAcknowledged {
 		t.Fatalf("after the reset timeout: %s %q", r.Status, r.Reason)
 	}
-	if e.handler.Breaker.Open("dd-prod") || len(e.handler.Incidents.ByExternalID("alert-1")) != 1 {
-		t.Fatal("the half-open success should close the circuit and create the incident")
+	if st := e.circuit(); st.State != "closed" || len(e.handler.Incidents.ByExternalID("alert-1")) != 1 {
+		t.Fatalf("the half-open success should close the circuit (%+v) and create the incident", st)
 	}
+}
+
+// circuit is the alert handler's circuit as the admin API shows it.
+func (e *e2e) circuit() admin.CircuitInfo {
+	e.t.Helper()
+	for _, h := range e.gw.Handlers() {
+		if h.Name == alertHandlerName {
+			return h.Circuit
+		}
+	}
+	e.t.Fatalf("no handler %s", alertHandlerName)
+	return admin.CircuitInfo{}
 }

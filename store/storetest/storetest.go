@@ -52,6 +52,7 @@ func Run(t *testing.T, open func(t *testing.T) hookgate.Store) {
 		{"PruneRejectedMany", testPruneRejectedMany},
 		{"RecordCapsHeaders", testRecordCapsHeaders},
 		{"PruneReceipts", testPruneReceipts},
+		{"Circuits", testCircuits},
 		{"Ping", func(t *testing.T, s hookgate.Store) {
 			if err := s.Ping(context.Background()); err != nil {
 				t.Fatal(err)
