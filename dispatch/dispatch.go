@@ -67,6 +67,9 @@ type Dispatcher struct {
 	// HeldBytes bounds the bodies of the receipts claimed and not yet
 	// delivered (see Run); 0 means DefaultHeldBytes.
 	HeldBytes int64
+	// MaxReplyBytes bounds the reply body kept with an attempt (reply.go);
+	// 0 means DefaultMaxReplyBytes.
+	MaxReplyBytes int64
 
 	wakeOnce sync.Once
 	wake     chan struct{}
@@ -526,7 +529,7 @@ func (d *Dispatcher) call(ctx context.Context, r *hookgate.Receipt, t Target, nu
 			a.Outcome, a.Error, a.FinishedAt = hookgate.OutcomeFailure, fmt.Sprintf("handler panicked: %v", p), d.Now()
 		}
 	}()
-	code, retry, err := t.Sender.Send(ctx, r)
+	code, retry, err := d.send(ctx, t, r, &a)
 	a.FinishedAt, a.StatusCode = d.Now(), code
 	switch {
 	case err == nil:
