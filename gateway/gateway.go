@@ -62,6 +62,8 @@ type Gateway struct {
 	bus        *events.Bus
 	httpClient *http.Client
 	dispatcher *dispatch.Dispatcher
+	inline     *dispatch.Inline // sync routes (sync.go)
+	syncCount  *metrics.Sync
 	noDispatch bool
 	ingress    *ingress.Server
 	metrics    *metrics.Metrics
@@ -157,6 +159,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 		PollInterval: time.Duration(cfg.Dispatch.PollInterval),
 		OnAttempt:    g.metrics.ObserveAttempt,
 	}
+	g.syncRoutes(cfg)
 	g.ingress = &ingress.Server{
 		Dir:    dirFunc(func() ingress.Directory { return g.snap.Load() }),
 		Store:  g.store,
@@ -172,6 +175,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 		Limits:        ingress.NewLimits(cfg.Limits.InflightBodyBytes, cfg.Limits.MaxConnections),
 	}
 	g.ingress.LearnSecret = g.learnSecret
+	g.ingress.Sync, g.ingress.OnSync = g.inline, g.observeSync
 	g.maint = newMaintenance(g.metrics.Registry)
 	g.ingress.OnRejected = g.maint.rejected
 	g.bus.Observe(g.metrics.ObserveTransition)
@@ -352,6 +356,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	wg.Add(1)
 	go func() { defer wg.Done(); g.pruneLoop(ctx) }()
 	err := g.dispatcher.Run(ctx)
+	g.inline.Wait() // sync routes' runs that outlived their request
 	wg.Wait()
 	return err
 }
