@@ -40,7 +40,19 @@ func newSyncGateway(t testing.TB, storage func(testing.TB) string, yaml string, 
 		cfg.Storage.SecretKeyFile = filepath.Join(t.TempDir(), "hookgate.key")
 	}
 	cfg.Dispatch.PollInterval = hookgate.Duration(20 * time.Millisecond)
-	gw, ls := serveGateway(t.(*testing.T), cfg, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Handlers: handlers})
+	gw, err := New(context.Background(), cfg, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Handlers: handlers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { gw.Close() })
+	ls, err := gw.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- gw.Serve(ctx, ls) }()
+	t.Cleanup(func() { stop(); <-served })
 	return &syncGW{Gateway: gw, t: t, base: "http://" + ls.Public.Addr().String(), admin: "http://" + ls.Admin.Addr().String()}
 }
 
