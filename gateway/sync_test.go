@@ -347,7 +347,11 @@ connections:
 			return hookgate.Reply{StatusCode: 200, ContentType: "application/json", Body: []byte(`{"summary":"acme buys"}`)}, false, nil
 		})})
 		_, body := gw.send("POST", "/webhooks/sales-prospecting/summary", "key-1", `{"account_id":"001XYZ"}`)
-		var ans struct{ Data struct{ ReceiptID string `json:"receipt_id"` } }
+		var ans struct {
+			Data struct {
+				ReceiptID string `json:"receipt_id"`
+			}
+		}
 		json.Unmarshal([]byte(body), &ans)
 		id := ans.Data.ReceiptID
 		gw.waitFor(id, hookgate.StatusAcknowledged)
@@ -429,5 +433,3 @@ connections:
 		t.Errorf("valid sync route refused: %v", err)
 	}
 }
-
-
