@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -76,7 +77,9 @@ func TestMigrationsReported(t *testing.T) {
 	}
 	applied, version := db.Migrations()
 	db.Close()
-	if len(applied) != int(version) || version < 3 {
+	// Migration numbers are assigned to changes made side by side, so the
+	// files may skip a number: the last one applied names the version.
+	if len(applied) < 3 || !strings.HasPrefix(applied[len(applied)-1], fmt.Sprintf("%05d_", version)) {
 		t.Fatalf("applied %v, version %d", applied, version)
 	}
 	db, err = store.Open(context.Background(), u)
