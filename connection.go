@@ -58,6 +58,12 @@ type Connection struct {
 	Response             *Response    `yaml:"response,omitempty" json:"response,omitempty"`
 	Retry                *RetryPolicy `yaml:"retry,omitempty" json:"retry,omitempty"`
 	Routes               []Route      `yaml:"routes,omitempty" json:"routes,omitempty"`
+	// StatusPath names the path of the sender's poll (SPEC §4.2 "Job
+	// results"), e.g. "/job/{id}": it is resolved against the directory of
+	// the connection's path (its alias when set), so /job/{id} on
+	// /webhooks/sales-prospecting/summary answers at
+	// /webhooks/sales-prospecting/job/{id}. Connections may share one.
+	StatusPath string `yaml:"status_path,omitempty" json:"status_path,omitempty"`
 	// ReadOnly marks connections defined in the config file (not stored).
 	ReadOnly bool `yaml:"-" json:"read_only"`
 }
@@ -90,8 +96,20 @@ type Route struct {
 	Validate    string   `yaml:"validate,omitempty" json:"validate,omitempty"`
 	Transform   string   `yaml:"transform,omitempty" json:"transform,omitempty"`
 	OrderingKey string   `yaml:"ordering_key,omitempty" json:"ordering_key,omitempty"`
+	// Mode is "async" (default: answer once stored) or "sync": answer with
+	// the reply of ReplyFrom (default: the first handler) once the route's
+	// handlers ran inline, within SyncTimeout (SPEC §4.2 "Synchronous routes").
+	Mode        string   `yaml:"mode,omitempty" json:"mode,omitempty"`
+	SyncTimeout Duration `yaml:"sync_timeout,omitempty" json:"sync_timeout,omitempty"`
+	ReplyFrom   string   `yaml:"reply_from,omitempty" json:"reply_from,omitempty"`
 	Handlers    []string `yaml:"handlers" json:"handlers"`
 }
+
+// Route modes.
+const (
+	ModeAsync = "async"
+	ModeSync  = "sync"
+)
 
 // Secrets returns the connection's signing secrets, SigningSecret first.
 func (c *Connection) Secrets() []string {

@@ -94,6 +94,12 @@ type Attempt struct {
 	Outcome    Outcome
 	StatusCode int
 	Error      string
+	// Reply is what the handler answered (a Replier's reply: content type
+	// and body, bounded by webhooks.max_reply_bytes), nil when it answered
+	// no body. ReplyTruncated says the body was longer and Reply holds its
+	// beginning. Stores keep replies beside the attempt, not in its line.
+	Reply          *Reply
+	ReplyTruncated bool
 }
 
 // Transition is one entry of a receipt's status history.

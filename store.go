@@ -35,6 +35,16 @@ type Store interface {
 	// for the next request.
 	Ingest(ctx context.Context, r *Receipt, ttl time.Duration) (Transition, error)
 
+	// IngestLeased is Ingest for a synchronous route, whose handlers run
+	// inline in the request that brought the delivery: a received receipt's
+	// job is committed already leased to owner until until (it reads as
+	// dispatched), in the same transaction, so no dispatcher claims it
+	// while the inline run holds it, and a crash mid-run loses nothing (the
+	// lease expires, or TakeOverLeases releases it). It returns the
+	// transitions written: received then dispatched, or the one of a
+	// duplicate (no job, no lease).
+	IngestLeased(ctx context.Context, r *Receipt, ttl time.Duration, owner string, until time.Time) ([]Transition, error)
+
 	// Record writes a receipt that is not a job (rejected, handshake). Its
 	// headers are capped (1 KiB a value, 8 KiB in all), and recording it is
 	// one insert, whatever the connection holds already (PruneRejected
@@ -44,6 +54,13 @@ type Store interface {
 	// Receipt returns one receipt with its attempts and history, or an error
 	// with code ENotFound.
 	Receipt(ctx context.Context, id string) (*Receipt, error)
+
+	// JobResult returns receipt id with its attempts and their replies
+	// (SPEC §4.2 "Job results"), without headers and body, if it belongs to
+	// one of connections; otherwise an error coded ENotFound. A receipt of
+	// another connection and a missing one cost the same lookup and give the
+	// same answer, so a sender's poll cannot tell them apart.
+	JobResult(ctx context.Context, id string, connections []string) (*Receipt, error)
 
 	// Receipts lists receipts newest first, without body, headers, attempts
 	// or history. The returned cursor is empty on the last page.

@@ -332,6 +332,7 @@ func ReceiptJSON(rc *hookgate.Receipt, full bool) map[string]any {
 			"handler": at.Handler, "round": at.Round, "number": at.Number,
 			"started_at": ts(at.StartedAt), "finished_at": ts(at.FinishedAt),
 			"outcome": at.Outcome, "status_code": code, "error": nullable(at.Error),
+			"reply": replyJSON(at),
 		})
 	}
 	m["attempts"] = attempts

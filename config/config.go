@@ -135,7 +135,16 @@ type Webhooks struct {
 	MaxPayloadBytes       int64 `yaml:"max_payload_bytes"`
 	IdempotencyTTLSeconds int   `yaml:"idempotency_ttl_seconds"`
 	RetentionDays         int   `yaml:"retention_days"`
+	// MaxReplyBytes bounds a handler's reply body kept with its attempt
+	// (job results) and answered by a synchronous route; a longer one is
+	// kept cut, and a sync route answers as an async one instead of
+	// answering it cut. At most MaxReplyCap.
+	MaxReplyBytes int64 `yaml:"max_reply_bytes"`
 }
+
+// MaxReplyCap is the largest webhooks.max_reply_bytes: every reply kept is
+// read whole into memory first.
+const MaxReplyCap = 1 << 20
 
 // MaxPayloadCap is the largest max_payload_bytes a server default or a
 // connection may set (SPEC §9): a body is held whole in memory until it is
@@ -169,6 +178,9 @@ type Limits struct {
 	// once. A declared length is reserved before the body is read; a body
 	// of unknown length reserves as it arrives.
 	InflightBodyBytes int64 `yaml:"inflight_body_bytes"`
+	// SyncConcurrency bounds the deliveries of synchronous routes whose
+	// handlers run at once; past it, sync routes answer as async ones.
+	SyncConcurrency int `yaml:"sync_concurrency"`
 }
 
 // Dispatch tunes the workers.
@@ -206,6 +218,7 @@ func Default() *Config {
 			MaxPayloadBytes:       1 << 20,
 			IdempotencyTTLSeconds: 86400,
 			RetentionDays:         30,
+			MaxReplyBytes:         64 << 10,
 		},
 		Dispatch: Dispatch{
 			Workers:      128,
@@ -215,6 +228,7 @@ func Default() *Config {
 		Limits: Limits{
 			MaxConnections:    4096,
 			InflightBodyBytes: 256 << 20,
+			SyncConcurrency:   64,
 		},
 		Log: Log{Level: "info", Format: "text"},
 	}
@@ -243,6 +257,12 @@ func (c *Config) Validate() error {
 	if b := c.Limits.InflightBodyBytes; b < 0 || (payloadOK && b > 0 && b < c.Webhooks.MaxPayloadBytes) {
 		errs = append(errs, fmt.Errorf("limits.inflight_body_bytes is %d: it must be at least webhooks.max_payload_bytes (%d), or a body of that size could never be received",
 			b, c.Webhooks.MaxPayloadBytes))
+	}
+	if b := c.Webhooks.MaxReplyBytes; b <= 0 || b > MaxReplyCap {
+		errs = append(errs, fmt.Errorf("webhooks.max_reply_bytes is %d: it must be between 1 and %d (1 MiB)", b, MaxReplyCap))
+	}
+	if c.Limits.SyncConcurrency < 0 {
+		errs = append(errs, fmt.Errorf("limits.sync_concurrency is %d: it must be positive", c.Limits.SyncConcurrency))
 	}
 	return errors.Join(errs...)
 }
@@ -369,6 +389,12 @@ func (c *Config) fillDefaults() {
 	}
 	if c.Limits.InflightBodyBytes == 0 {
 		c.Limits.InflightBodyBytes = d.Limits.InflightBodyBytes
+	}
+	if c.Limits.SyncConcurrency == 0 {
+		c.Limits.SyncConcurrency = d.Limits.SyncConcurrency
+	}
+	if c.Webhooks.MaxReplyBytes == 0 {
+		c.Webhooks.MaxReplyBytes = d.Webhooks.MaxReplyBytes
 	}
 	if c.Log.Level == "" {
 		c.Log.Level = d.Log.Level

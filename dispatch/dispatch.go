@@ -97,6 +97,9 @@ type Dispatcher struct {
 	// HeldBytes bounds the bodies of the receipts claimed and not yet
 	// delivered (see Run); 0 means DefaultHeldBytes.
 	HeldBytes int64
+	// MaxReplyBytes bounds the reply body kept with an attempt (reply.go);
+	// 0 means DefaultMaxReplyBytes.
+	MaxReplyBytes int64
 
 	wakeOnce sync.Once
 	wake     chan struct{}
@@ -661,7 +664,7 @@ func (d *Dispatcher) call(ctx context.Context, r *hookgate.Receipt, t Target, nu
 			failure = "panic"
 		}
 	}()
-	code, retry, err := t.Sender.Send(ctx, r)
+	code, retry, err := d.send(ctx, t, r, &a)
 	a.FinishedAt, a.StatusCode = d.Now(), code
 	switch {
 	case err == nil:

@@ -27,6 +27,8 @@ type snapshot struct {
 	byName   map[string]*ingress.Endpoint
 	handlers map[string]*compiledHandler
 	server   *hookgate.RetryPolicy
+	// polls are the connections by status_path prefix (sync.go).
+	polls map[string][]*ingress.Endpoint
 }
 
 type compiledHandler struct {
@@ -126,6 +128,7 @@ func (g *Gateway) compile(cfg *config.Config, stored []*hookgate.Connection) (*s
 			s.byPath[p] = ep
 		}
 	}
+	s.compilePolls()
 	return s, errs
 }
 
@@ -166,6 +169,7 @@ func (g *Gateway) compileHandler(cfg *config.Config, h hookgate.HandlerConfig) (
 		if err != nil {
 			return nil, err
 		}
+		sender.MaxReply = cfg.Webhooks.MaxReplyBytes
 		ch.sender = sender
 	case goHandlerType:
 		// The settings of a Go handler registered in code under this name.
@@ -339,6 +343,9 @@ func compileConnection(wh *config.Webhooks, handlers map[string]*compiledHandler
 				return nil, fmt.Errorf("route %d: unknown handler %q", i+1, h)
 			}
 		}
+	}
+	if err := compileSync(c, ep); err != nil {
+		return nil, err
 	}
 	return ep, nil
 }

@@ -60,7 +60,9 @@ type Gateway struct {
 	bus        *events.Bus
 	httpClient *http.Client
 	dispatcher *dispatch.Dispatcher
-	tracer     *tracing.Tracer // nil: tracing off
+	tracer     *tracing.Tracer  // nil: tracing off
+	inline     *dispatch.Inline // sync routes (sync.go)
+	syncCount  *metrics.Sync
 	noDispatch bool
 	ingress    *ingress.Server
 	metrics    *metrics.Metrics
@@ -170,6 +172,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 		g.dispatcher.Tracer = g.tracer
 	}
 	g.observeCircuits()
+	g.syncRoutes(cfg)
 	g.ingress = &ingress.Server{
 		Dir:    dirFunc(func() ingress.Directory { return g.snap.Load() }),
 		Store:  g.store,
@@ -188,6 +191,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 		g.ingress.Tracer = g.tracer
 	}
 	g.ingress.LearnSecret = g.learnSecret
+	g.ingress.Sync, g.ingress.OnSync = g.inline, g.observeSync
 	g.maint = newMaintenance(g.metrics.Registry)
 	g.ingress.OnRejected = g.maint.rejected
 	g.bus.Observe(g.metrics.ObserveTransition)
@@ -368,6 +372,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	wg.Add(1)
 	go func() { defer wg.Done(); g.pruneLoop(ctx) }()
 	err := g.dispatcher.Run(ctx)
+	g.inline.Wait() // sync routes' runs that outlived their request
 	wg.Wait()
 	return err
 }

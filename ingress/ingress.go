@@ -81,6 +81,12 @@ type Endpoint struct {
 	// RedactHeaders are stored as "[redacted]" because their value is a
 	// credential (Authorization, a shared-secret header, an API key header).
 	RedactHeaders []string
+	// Sync says a route of the connection has mode sync (sync.go); a
+	// connection without one never looks. SyncTimeout is the sync_timeout
+	// of its routes that set none: DefaultSyncTimeout, or less where the
+	// provider's own timeout is shorter.
+	Sync        bool
+	SyncTimeout time.Duration
 }
 
 // Directory resolves request paths to endpoints. Implementations swap their
@@ -159,6 +165,11 @@ type Server struct {
 	// rejections logs their count (rejectlog.go); zero means
 	// DefaultRejectLogInterval.
 	RejectLogInterval time.Duration
+	// Sync runs synchronous routes inline (sync.go); nil answers every
+	// route as an async one. OnSync, when set, is told how each delivery
+	// of a sync route was answered (metrics).
+	Sync   SyncRunner
+	OnSync func(connection string, outcome SyncOutcome)
 
 	limiters   sync.Map // connection name → *rate.Limiter
 	rejections rejectLog
@@ -226,7 +237,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	ep, err := s.Dir.Lookup(r.URL.Path)
 	if err != nil {
 		if r.Method == http.MethodGet {
-			if s.serveReceiptStatus(w, r) {
+			if s.servePoll(w, r) {
 				return
 			}
 		}
@@ -320,6 +331,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	rc.ID, rc.ReceivedAt, rc.Headers = s.NewID(), now, storedHeaders(r.Header, ep.RedactHeaders)
 
+	if ep.Sync && s.Sync != nil && rc.Status == hookgate.StatusReceived && s.serveSync(ctx, w, r, ep, rc, &bd) {
+		return // a synchronous route (sync.go)
+	}
 	tr, err := s.Store.Ingest(ctx, rc, ep.IdempotencyTTL)
 	if o, ok := w.(*observed); ok && err == nil {
 		o.receipt = rc.ID
@@ -743,63 +757,4 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
-}
-
-// serveReceiptStatus answers GET {connection path}/receipts/{id} for senders
-// that authenticate with credentials rather than body signatures (basic,
-// api_key): the async job-status pattern of seed 000. It reports whether the
-// path was such a request.
-func (s *Server) serveReceiptStatus(w http.ResponseWriter, r *http.Request) bool {
-	base, id, ok := cutReceiptPath(r.URL.Path)
-	if !ok {
-		return false
-	}
-	ep, err := s.Dir.Lookup(base)
-	if err != nil {
-		return false
-	}
-	if ep.Verifier == nil {
-		WriteError(w, http.StatusUnauthorized, hookgate.EUnauthorized, "credentials rejected")
-		return true
-	}
-	switch ep.AuthConfig().Auth {
-	case "basic", "api_key":
-	default:
-		WriteError(w, http.StatusMethodNotAllowed, hookgate.EMethod, "receipt status polling is only available to basic and api_key connections")
-		return true
-	}
-	if _, err := ep.Verifier.Verify(&verify.Request{Method: r.Method, URL: r.URL, Header: r.Header, Now: s.Now()}); err != nil {
-		WriteError(w, http.StatusUnauthorized, hookgate.EUnauthorized, "credentials rejected")
-		return true
-	}
-	rc, err := s.Store.Receipt(r.Context(), id)
-	if err != nil || rc.Connection != ep.Conn.Name {
-		if err == nil || hookgate.ErrorCode(err) == hookgate.ENotFound {
-			WriteError(w, http.StatusNotFound, hookgate.ENotFound, "no such receipt on this connection")
-			return true
-		}
-		WriteError(w, http.StatusServiceUnavailable, hookgate.EUnavailable, "storage unavailable")
-		return true
-	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"id":          rc.ID,
-		"status":      rc.Status,
-		"event_type":  rc.EventType,
-		"received_at": rc.ReceivedAt.UTC().Format(time.RFC3339Nano),
-		"updated_at":  rc.UpdatedAt.UTC().Format(time.RFC3339Nano),
-		"attempts":    len(rc.Attempts),
-	})
-	return true
-}
-
-func cutReceiptPath(p string) (base, id string, ok bool) {
-	i := strings.LastIndex(p, "/receipts/")
-	if i <= 0 {
-		return "", "", false
-	}
-	id = p[i+len("/receipts/"):]
-	if id == "" || strings.Contains(id, "/") {
-		return "", "", false
-	}
-	return p[:i], id, true
 }

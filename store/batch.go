@@ -394,7 +394,7 @@ func (b *batcher) close() {
 // transaction itself (BEGIN or COMMIT), which fails every request without
 // one.
 func (db *DB) runBatch(ctx context.Context, reqs []*writeReq) error {
-	if db.d.dollar && oneStatement(reqs) {
+	if db.d.dollar && oneStatement(reqs) && !leased(reqs) {
 		return db.insertAutocommit(ctx, reqs)
 	}
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
@@ -516,9 +516,15 @@ func (db *DB) runTogether(ctx context.Context, tx *sql.Tx, reqs []*writeReq) err
 		if err := db.insertAll(ctx, tx, ins); err != nil {
 			return failed(err)
 		}
+		if err := db.leaseInserted(ctx, tx, ins); err != nil {
+			return failed(err)
+		}
 	}
 	if len(comps) > 0 {
 		if err := db.completeAll(ctx, tx, comps); err != nil {
+			return failed(err)
+		}
+		if err := db.insertReplies(ctx, tx, comps); err != nil {
 			return failed(err)
 		}
 	}

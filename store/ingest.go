@@ -29,6 +29,9 @@ type insertOp struct {
 	at          int64 // received_at, microseconds
 	keyExpires  int64
 	seq         int64
+	// leaseOwner and leaseUntil lease the job at once (IngestLeased).
+	leaseOwner string
+	leaseUntil int64
 }
 
 // Expect implements hookgate.Expecter: a write submitted with the returned

@@ -211,7 +211,7 @@ func (db *DB) Receipt(ctx context.Context, id string) (*hookgate.Receipt, error)
 		body, trace       []byte
 		encoding          sql.NullInt64
 	)
-	r, _, err := scanReceipt(db.read.QueryRowContext(ctx, db.d.q(fullReceipt), id),
+	r, seq, err := scanReceipt(db.read.QueryRowContext(ctx, db.d.q(fullReceipt), id),
 		&attempts, &history, &headers, &body, &encoding, &trace)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, &hookgate.Error{Code: hookgate.ENotFound, Message: "receipt " + id + " not found"}
@@ -227,6 +227,9 @@ func (db *DB) Receipt(ctx context.Context, id string) (*hookgate.Receipt, error)
 	r.Trace = trace
 	if r.Attempts, err = decodeAttempts(attempts, id); err != nil {
 		return nil, err
+	}
+	if err := db.attachReplies(ctx, seq, r.Attempts); err != nil {
+		return nil, fmt.Errorf("receipt %s: %w", id, err)
 	}
 	if r.History, err = decodeHistory(history, id, r.Connection); err != nil {
 		return nil, err

@@ -86,6 +86,9 @@ func (db *DB) deleteReceipts(ctx context.Context, tx *sql.Tx, ids []string, seqs
 	if err := db.execIn(ctx, tx, `DELETE FROM bodies WHERE `, "seq", seqs); err != nil {
 		return fmt.Errorf("delete bodies: %w", err)
 	}
+	if err := db.execIn(ctx, tx, `DELETE FROM replies WHERE `, "seq", seqs); err != nil {
+		return fmt.Errorf("delete replies: %w", err)
+	}
 	if err := db.execIn(ctx, tx, `DELETE FROM receipts WHERE `, "id", ids); err != nil {
 		return fmt.Errorf("delete receipts: %w", err)
 	}

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Runs the eu_tools example end to end: builds hookgate, starts it with
-# hookgate.yaml on free loopback ports and a temp SQLite file, sends one
-# signed request to each endpoint with `hookgate send`, polls a job status,
-# prints every answer, and stops the gateway.
+# Runs the eu_tools example end to end: builds hookgate and the example's
+# worker, starts both on free loopback ports (hookgate with hookgate.yaml and
+# a temp SQLite file), sends one signed request to each endpoint with
+# `hookgate send`, polls the sales-prospecting job at the seed's own path
+# until its result arrives, prints every answer, and stops both.
+# (worker/worker_test.go runs the sync and job flows in `go test`.)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -12,8 +14,10 @@ HG=${HOOKGATE_BIN:-/tmp/hookgate}
 
 work=$(mktemp -d)
 pid=
+wpid=
 cleanup() {
 	if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+	if [ -n "$wpid" ]; then kill "$wpid" 2>/dev/null || true; wait "$wpid" 2>/dev/null || true; fi
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -32,6 +36,18 @@ export QOVERY_WEBHOOK_SECRET=qovery-demo-secret
 export KAY_WEBHOOK_PASSWORD=kay-demo-password
 export NOTIFICATIONS_WEBHOOK_PASSWORD=notifications-demo-password
 export SALES_PROSPECTING_API_KEY=sales-demo-api-key
+export HOOKGATE_SIGNING_SECRET=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
+
+# The internal service behind the notifications and sales-prospecting
+# handlers: its answers are their replies.
+(cd "$root" && go build -o "$work/worker" ./examples/eu-tools/worker)
+"$work/worker" -listen 127.0.0.1:0 >"$work/worker.log" 2>&1 &
+wpid=$!
+for _ in $(seq 1 100); do
+	grep -q 'worker listening' "$work/worker.log" 2>/dev/null && break
+	sleep 0.05
+done
+export EU_TOOLS_WORKER_URL="http://$(sed -n 's/^worker listening on //p' "$work/worker.log")"
 
 # Port 0: the kernel picks free ports; the gateway logs the ones it got.
 export HOOKGATE_LISTEN=127.0.0.1:0 HOOKGATE_ADMIN_LISTEN=127.0.0.1:0
@@ -93,7 +109,7 @@ expect 200 "Qovery deployment" -- --type qovery --url "$base/webhooks/qovery" \
 	--secret "$QOVERY_WEBHOOK_SECRET" --body '{"event_type":"DEPLOYMENT_SUCCESSFUL","id":"q-1"}'
 expect 200 "Kay alert (Basic auth)" -- --type internal --auth basic --url "$base/webhooks/notifications/kay" \
 	--basic "kay:$KAY_WEBHOOK_PASSWORD" --body '{"alert":"queue backlog","severity":"high"}'
-expect 200 "Generic notification (Basic auth)" -- --type internal --auth basic --url "$base/webhooks/notifications" \
+expect 200 "Generic notification (Basic auth, sync: the answer is the worker's)" -- --type internal --auth basic --url "$base/webhooks/notifications" \
 	--basic "notifications:$NOTIFICATIONS_WEBHOOK_PASSWORD" --body '{"channel":"#ops","text":"hello"}'
 expect 200 "Sales prospecting: Dust conversation (API key)" -- --type internal --auth api_key --url "$base/webhooks/sales-prospecting/dust" \
 	--api-key "$SALES_PROSPECTING_API_KEY" --body '{"conversation_id":"c-1","message":"hi"}'
@@ -101,12 +117,21 @@ expect 200 "Sales prospecting: account summary job (API key)" -- --type internal
 	--api-key "$SALES_PROSPECTING_API_KEY" --body '{"account_id":"001XYZ"}'
 
 job=$(sed -n 's/.*"receipt_id":"\([^"]*\)".*/\1/p' <<<"$LAST")
-sleep 0.5 # let the dispatcher run the job
 echo
-echo "== Job status: GET /webhooks/sales-prospecting/summary/receipts/$job"
-curl -sS -w '\n' -H "Authorization: Bearer $SALES_PROSPECTING_API_KEY" "$base/webhooks/sales-prospecting/summary/receipts/$job"
+echo "== Job result: GET /webhooks/sales-prospecting/job/$job (polled until acknowledged)"
+result=
+for _ in $(seq 1 100); do
+	result=$(curl -sS -H "Authorization: Bearer $SALES_PROSPECTING_API_KEY" "$base/webhooks/sales-prospecting/job/$job")
+	grep -q '"status":"acknowledged"' <<<"$result" && break
+	sleep 0.1
+done
+echo "$result"
+if ! grep -q 'Account 001XYZ: 3 open opportunities' <<<"$result"; then
+	echo "!! the job's result did not arrive"
+	failures=$((failures + 1))
+fi
 echo "== Same without the key (want 401)"
-curl -sS -w ' [%{http_code}]\n' "$base/webhooks/sales-prospecting/summary/receipts/$job"
+curl -sS -w ' [%{http_code}]\n' "$base/webhooks/sales-prospecting/job/$job"
 
 echo
 echo "== Receipts (hookgate receipts list)"

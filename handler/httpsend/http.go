@@ -35,7 +35,12 @@ type Sender struct {
 	Signer *verify.Verifier
 	Client *http.Client
 	Now    func() time.Time
+	// MaxReply bounds the reply body read for SendReply; the dispatcher
+	// keeps at most as much. 0 means 64 KiB.
+	MaxReply int64
 }
+
+var _ hookgate.Replier = (*Sender)(nil)
 
 // New builds a Sender. signingSecret may be empty (no signature).
 func New(url string, headers map[string]string, signingSecret string, client *http.Client, now func() time.Time) (*Sender, error) {
@@ -56,9 +61,18 @@ const maxErrorBody = 512
 // Send posts the body. 2xx is success; 408, 429, 5xx and transport errors
 // are retried; any other status is final (the destination refused it).
 func (s *Sender) Send(ctx context.Context, r *hookgate.Receipt) (int, bool, error) {
+	reply, retry, err := s.SendReply(ctx, r)
+	return reply.StatusCode, retry, err
+}
+
+// SendReply is Send answering the destination's reply: its status, content
+// type and body (up to MaxReply and one byte more, so a longer body is
+// seen to be longer), whatever the status.
+func (s *Sender) SendReply(ctx context.Context, r *hookgate.Receipt) (hookgate.Reply, bool, error) {
+	var none hookgate.Reply
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.URL, bytes.NewReader(r.Body))
 	if err != nil {
-		return 0, false, fmt.Errorf("build request: %w", err)
+		return none, false, fmt.Errorf("build request: %w", err)
 	}
 	ct := r.Headers.Get("Content-Type")
 	if ct == "" {
@@ -79,7 +93,7 @@ func (s *Sender) Send(ctx context.Context, r *hookgate.Receipt) (int, bool, erro
 		// destination can deduplicate on webhook-id as well.
 		req.Header.Set("webhook-id", r.ID)
 		if err := s.Signer.Sign(&verify.Request{Method: http.MethodPost, URL: req.URL, Header: req.Header, Body: r.Body, Now: s.Now()}, 0); err != nil {
-			return 0, false, fmt.Errorf("sign request: %w", err)
+			return none, false, fmt.Errorf("sign request: %w", err)
 		}
 	}
 	resp, err := s.Client.Do(req)
@@ -90,23 +104,29 @@ func (s *Sender) Send(ctx context.Context, r *hookgate.Receipt) (int, bool, erro
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return 0, true, fmt.Errorf("post %s: %w", redactURL(s.URL), err)
+		return none, true, fmt.Errorf("post %s: %w", redactURL(s.URL), err)
 	}
 	defer resp.Body.Close()
-	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20)) // reuse the connection
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		return resp.StatusCode, false, nil
+	limit := s.MaxReply
+	if limit <= 0 {
+		limit = 64 << 10
 	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20)) // reuse the connection
+	reply := hookgate.Reply{StatusCode: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), Body: body}
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return reply, false, nil
+	}
+	snippet := body[:min(len(body), maxErrorBody)]
 	retry := resp.StatusCode == http.StatusRequestTimeout || resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500
 	msg := strings.TrimSpace(string(snippet))
 	if len(msg) > 200 {
 		msg = msg[:200] + "…"
 	}
 	if msg == "" {
-		return resp.StatusCode, retry, fmt.Errorf("destination answered %d with an empty body", resp.StatusCode)
+		return reply, retry, fmt.Errorf("destination answered %d with an empty body", resp.StatusCode)
 	}
-	return resp.StatusCode, retry, fmt.Errorf("destination answered %d: %s", resp.StatusCode, msg)
+	return reply, retry, fmt.Errorf("destination answered %d: %s", resp.StatusCode, msg)
 }
 
 // redactURL drops userinfo and query from a URL for error messages.

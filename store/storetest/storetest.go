@@ -65,6 +65,7 @@ func Run(t *testing.T, open func(t *testing.T) hookgate.Store) {
 	t.Run("GroupCommit", func(t *testing.T) { RunGroupCommit(t, open) })
 	t.Run("Leases", func(t *testing.T) { RunLeases(t, open) })
 	t.Run("Ordering", func(t *testing.T) { RunOrdering(t, single(open)) })
+	t.Run("Sync", func(t *testing.T) { RunSync(t, open) })
 }
 
 // t0 is the suite's clock origin; all times are whole microseconds, the

@@ -1,0 +1,23 @@
+-- +goose Up
+-- What a handler answered (SPEC §4.2 "Job results"): the content type and
+-- body of an attempt's reply, bounded by webhooks.max_reply_bytes
+-- (store/replies.go). A table of its own, keyed by the receipt's seq like
+-- bodies: a reply of 64 KiB in the attempts line would be copied by every
+-- later transition of the receipt's row. The attempt itself (status code,
+-- outcome) stays in that line; a reply row exists only for an attempt that
+-- answered a body or a content type.
+CREATE TABLE replies (
+    id           INTEGER PRIMARY KEY,
+    seq          INTEGER NOT NULL, -- the receipt's
+    round        INTEGER NOT NULL,
+    handler      TEXT    NOT NULL,
+    number       INTEGER NOT NULL,
+    content_type TEXT    NOT NULL DEFAULT '',
+    body         BLOB,
+    truncated    INTEGER NOT NULL DEFAULT 0
+) STRICT;
+
+CREATE UNIQUE INDEX replies_attempt ON replies (seq, round, handler, number);
+
+-- +goose Down
+DROP TABLE replies;
