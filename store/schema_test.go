@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -76,7 +77,9 @@ func TestMigrationsReported(t *testing.T) {
 	}
 	applied, version := db.Migrations()
 	db.Close()
-	if len(applied) != int(version) || version < 3 {
+	// Numbers may have gaps (branches take numbers ahead of one another),
+	// so the last applied is the version, not their count.
+	if len(applied) < 3 || !strings.HasPrefix(applied[len(applied)-1], fmt.Sprintf("%05d_", version)) {
 		t.Fatalf("applied %v, version %d", applied, version)
 	}
 	db, err = store.Open(context.Background(), u)
