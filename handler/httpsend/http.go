@@ -88,7 +88,11 @@ func (s *Sender) Send(ctx context.Context, r *hookgate.Receipt) (int, bool, erro
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return 0, true, fmt.Errorf("post %s: %w", redactURL(s.URL), err)
+		// A destination outside allowed_destinations is a configuration
+		// error: retrying cannot help, so the receipt goes to dead (and
+		// can be replayed once the handler or the list is fixed).
+		retry := !errors.Is(err, ErrForbiddenDestination)
+		return 0, retry, fmt.Errorf("post %s: %w", redactURL(s.URL), err)
 	}
 	defer resp.Body.Close()
 	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
