@@ -33,6 +33,9 @@ type compiledHandler struct {
 	cfg     hookgate.HandlerConfig
 	sender  hookgate.Sender
 	timeout time.Duration
+	// source says where the handler is defined: sourceFile, sourceCode,
+	// sourceAPI or sourceBuiltin (handlers.go).
+	source string
 }
 
 var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$`)
@@ -44,9 +47,11 @@ const minLease = time.Second
 // defaultHandlerTimeout bounds a handler call when the handler sets none.
 const defaultHandlerTimeout = 30 * time.Second
 
-// compile builds a snapshot from the file config, the stored connections and
-// the Go handlers registered in code. File connections win name clashes.
-func (g *Gateway) compile(cfg *config.Config, stored []*hookgate.Connection) (*snapshot, []error) {
+// compile builds a snapshot from the file config, what the database holds
+// (run-time connections and handlers) and the Go handlers registered in
+// code. File connections win name clashes.
+func (g *Gateway) compile(cfg *config.Config, st storedConfig) (*snapshot, []error) {
+	stored := st.connections
 	var errs []error
 	s := &snapshot{
 		enabled:  cfg.Webhooks.Enabled == nil || *cfg.Webhooks.Enabled,
@@ -59,7 +64,7 @@ func (g *Gateway) compile(cfg *config.Config, stored []*hookgate.Connection) (*s
 		errs = append(errs, fmt.Errorf("dispatch.lease %v is too short: at least %v (it is renewed every third of itself)", lease, minLease))
 	}
 	for name, sender := range g.funcs {
-		s.handlers[name] = &compiledHandler{cfg: hookgate.HandlerConfig{Name: name, Type: "func"}, sender: sender, timeout: defaultHandlerTimeout}
+		s.handlers[name] = &compiledHandler{cfg: hookgate.HandlerConfig{Name: name, Type: "func"}, sender: sender, timeout: defaultHandlerTimeout, source: sourceCode}
 	}
 	for _, h := range cfg.Handlers {
 		ch, err := g.compileHandler(cfg, h)
@@ -71,11 +76,19 @@ func (g *Gateway) compile(cfg *config.Config, stored []*hookgate.Connection) (*s
 			errs = append(errs, fmt.Errorf("handler %q is defined twice", h.Name))
 			continue
 		}
+		ch.source = sourceFile
 		s.handlers[h.Name] = ch
 	}
+	errs = append(errs, g.compileStoredHandlers(cfg, st.handlers, s.handlers)...)
+	addBuiltins(g, s.handlers)
 	all := make([]*hookgate.Connection, 0, len(cfg.Connections)+len(stored))
 	for i := range cfg.Connections {
-		all = append(all, &cfg.Connections[i])
+		// A copy marked read-only, whether the caller built cfg from a
+		// file or in code: connections of the configuration cannot be
+		// changed through the admin API.
+		c := cfg.Connections[i]
+		c.ReadOnly = true
+		all = append(all, &c)
 	}
 	all = append(all, stored...)
 	// origin says where connection i of all is defined, for messages.

@@ -28,6 +28,7 @@ import (
 	"github.com/hookgate/hookgate/config"
 	"github.com/hookgate/hookgate/dispatch"
 	"github.com/hookgate/hookgate/events"
+	"github.com/hookgate/hookgate/handler/httpsend"
 	"github.com/hookgate/hookgate/ingress"
 	"github.com/hookgate/hookgate/metrics"
 	"github.com/hookgate/hookgate/secrets"
@@ -76,6 +77,18 @@ type Gateway struct {
 	snap atomic.Pointer[snapshot]
 	// ownKeys fingerprints secrets when the store has no key (secrets.go).
 	ownKeys *secrets.Keyring
+	// dest is allowed_destinations of the configuration in force, and
+	// guarded the client of run-time http handlers, which checks it on
+	// every connection (handlers.go).
+	dest    atomic.Pointer[httpsend.Destinations]
+	guarded *http.Client
+	// storedSum fingerprints the stored configuration the snapshot was
+	// compiled from, so refreshStored rebuilds only when another instance
+	// changed it (under mu).
+	storedSum [32]byte
+	// refusedSum is the last stored configuration refreshStored could not
+	// compile, so it is reported once.
+	refusedSum [32]byte
 }
 
 // New opens storage (running migrations) and compiles the configuration.
@@ -119,6 +132,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 		t.MaxIdleConns = max(t.MaxIdleConns, 4*t.MaxIdleConnsPerHost)
 		g.httpClient = &http.Client{Transport: t}
 	}
+	g.storeDestinations(cfg)
+	g.guarded = httpsend.NewGuardedClient(g.dest.Load, nil, cfg.Dispatch.Workers)
 	if g.store == nil {
 		openURL, _ := cfg.Storage.OpenURL() // checked by preflight
 		st, err := store.OpenWith(ctx, openURL, storeOptions(cfg))
@@ -202,15 +217,16 @@ func (g *Gateway) rebuild(ctx context.Context) error {
 }
 
 func (g *Gateway) rebuildLocked(ctx context.Context) error {
-	stored, err := g.store.Connections(ctx)
+	stored, err := g.loadStored(ctx)
 	if err != nil {
-		return fmt.Errorf("load stored connections: %w", err)
+		return err
 	}
 	snap, errs := g.compile(g.live, stored)
 	if len(errs) > 0 {
 		return fmt.Errorf("invalid configuration: %w", errors.Join(errs...))
 	}
 	g.snap.Store(snap)
+	g.storedSum = stored.sum()
 	return nil
 }
 
@@ -303,17 +319,18 @@ func (g *Gateway) changeConnection(ctx context.Context, c *hookgate.Connection, 
 		return hookgate.Errorf(hookgate.EReadOnly, "connection %q is defined in the config file and is read-only here", c.Name)
 	}
 	// Validate against everything else first, so a bad connection is never stored.
-	stored, err := g.store.Connections(ctx)
+	stored, err := g.loadStored(ctx)
 	if err != nil {
 		return &hookgate.Error{Code: hookgate.EUnavailable, Message: "storage unavailable", Err: err}
 	}
-	others := make([]*hookgate.Connection, 0, len(stored)+1)
-	for _, s := range stored {
+	others := make([]*hookgate.Connection, 0, len(stored.connections)+1)
+	for _, s := range stored.connections {
 		if s.Name != c.Name {
 			others = append(others, s)
 		}
 	}
-	if _, errs := g.compile(g.live, append(others, c)); len(errs) > 0 {
+	stored.connections = append(others, c)
+	if _, errs := g.compile(g.live, stored); len(errs) > 0 {
 		return &hookgate.Error{Code: hookgate.EInvalid, Message: errors.Join(errs...).Error()}
 	}
 	if err := write(); err != nil {
@@ -346,11 +363,13 @@ func (g *Gateway) Replay(ctx context.Context, id string) (hookgate.Transition, e
 	return tr, nil
 }
 
-// Run dispatches and prunes until ctx is cancelled.
+// Run dispatches, prunes, and picks up the connections and handlers other
+// instances store, until ctx is cancelled.
 func (g *Gateway) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	wg.Add(1)
+	wg.Add(2)
 	go func() { defer wg.Done(); g.pruneLoop(ctx) }()
+	go func() { defer wg.Done(); g.refreshLoop(ctx) }()
 	err := g.dispatcher.Run(ctx)
 	wg.Wait()
 	return err
@@ -383,7 +402,7 @@ func (g *Gateway) Handlers() []admin.HandlerInfo {
 	snap := g.snap.Load()
 	out := make([]admin.HandlerInfo, 0, len(snap.handlers))
 	for name, h := range snap.handlers {
-		out = append(out, admin.HandlerInfo{Name: name, Type: h.cfg.Type})
+		out = append(out, admin.HandlerInfo{Name: name, Type: h.cfg.Type, Source: h.source, ReadOnly: h.source != sourceAPI})
 	}
 	slices.SortFunc(out, func(a, b admin.HandlerInfo) int { return strings.Compare(a.Name, b.Name) })
 	return out

@@ -79,7 +79,7 @@ func (d *Destinations) CheckURL(rawURL string) error {
 		return fmt.Errorf("url must be an absolute http(s) URL")
 	}
 	if d.Empty() {
-		return fmt.Errorf("allowed_destinations is empty in the config file, so no http handler can be made at run time: list the networks and host names run-time handlers may reach there")
+		return errors.New("allowed_destinations is empty in the config file, so no http handler can be made at run time: list the networks and host names run-time handlers may reach there")
 	}
 	host := u.Hostname()
 	if ip, err := netip.ParseAddr(host); err == nil {
@@ -95,6 +95,9 @@ func (d *Destinations) CheckURL(rawURL string) error {
 }
 
 func (d *Destinations) inNets(ip netip.Addr) bool {
+	if d == nil {
+		return false
+	}
 	for _, p := range d.nets {
 		if p.Contains(ip) {
 			return true
@@ -106,6 +109,9 @@ func (d *Destinations) inNets(ip netip.Addr) bool {
 // allows decides one connection: to ip, reached through host name (empty
 // when the URL named the address itself).
 func (d *Destinations) allows(name string, ip netip.Addr) bool {
+	if d == nil {
+		return false
+	}
 	ip = ip.Unmap()
 	if d.inNets(ip) {
 		return true
@@ -126,7 +132,9 @@ type Resolver interface {
 // itself, checks every address, and dials the address it checked, so no
 // second lookup can change the answer between check and connect.
 type Dialer struct {
-	Destinations *Destinations
+	// Policy returns the policy in force; it is asked on every connection,
+	// so a reloaded list applies to the next one.
+	Policy func() *Destinations
 	// Resolver resolves host names; nil is net.DefaultResolver.
 	Resolver Resolver
 	// Dialer makes the connections (its zero value is fine).
@@ -140,7 +148,7 @@ func (g *Dialer) DialContext(ctx context.Context, network, addr string) (net.Con
 		return nil, err
 	}
 	if ip, err := netip.ParseAddr(host); err == nil {
-		if !g.Destinations.allows("", ip) {
+		if !g.Policy().allows("", ip) {
 			return nil, fmt.Errorf("connect to %s: %w", ip, ErrForbiddenDestination)
 		}
 		return g.Dialer.DialContext(ctx, network, net.JoinHostPort(ip.String(), port))
@@ -162,8 +170,9 @@ func (g *Dialer) DialContext(ctx context.Context, network, addr string) (net.Con
 	}
 	var refused []string
 	var lastErr error
+	policy := g.Policy()
 	for _, ip := range ips {
-		if !g.Destinations.allows(host, ip) {
+		if !policy.allows(host, ip) {
 			refused = append(refused, ip.Unmap().String())
 			continue
 		}
@@ -180,13 +189,13 @@ func (g *Dialer) DialContext(ctx context.Context, network, addr string) (net.Con
 }
 
 // NewGuardedClient returns an HTTP client for run-time http handlers: every
-// connection, redirects included, goes through a Dialer for d, and no
+// connection, redirects included, goes through a Dialer with policy, and no
 // proxy from the environment is used (a proxy would make the dialled
 // address the proxy's). resolver may be nil.
-func NewGuardedClient(d *Destinations, resolver Resolver, maxIdlePerHost int) *http.Client {
+func NewGuardedClient(policy func() *Destinations, resolver Resolver, maxIdlePerHost int) *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.Proxy = nil
-	t.DialContext = (&Dialer{Destinations: d, Resolver: resolver, Dialer: net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}}).DialContext
+	t.DialContext = (&Dialer{Policy: policy, Resolver: resolver, Dialer: net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}}).DialContext
 	t.MaxIdleConnsPerHost = max(maxIdlePerHost, 2)
 	return &http.Client{Transport: t}
 }
