@@ -70,7 +70,9 @@ type Options struct {
 	Now func() time.Time
 	// Store replaces the one opened from cfg.Storage.URL.
 	Store hookgate.Store
-	// HTTPClient is used by http handlers.
+	// HTTPClient is used by the http handlers of the configuration.
+	// Handlers made at run time use a client of their own, whose every
+	// connection is checked against allowed_destinations.
 	HTTPClient *http.Client
 	// Handlers are Go handlers by name, usable in the routes of cfg and of
 	// stored connections from the start (Handle adds more later).

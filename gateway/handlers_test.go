@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/hookgate/hookgate"
+	"github.com/hookgate/hookgate/config"
 	"github.com/hookgate/hookgate/store/storetest"
 )
 
@@ -266,5 +267,30 @@ func TestStoredHandlersOnEveryInstance(t *testing.T) {
 	}
 	if _, _, err := b.Handler("shared"); err == nil {
 		t.Fatal("b still has the handler a removed")
+	}
+}
+
+// TestAllowedDestinationsReloaded: a bad list is refused by config check,
+// and a reload puts a new list in force for the next handler.
+func TestAllowedDestinationsReloaded(t *testing.T) {
+	t.Parallel()
+	if err := checkYAML(t, "allowed_destinations: [\"10.0.0.0/33\"]\n"); err == nil || !strings.Contains(err.Error(), "allowed_destinations") {
+		t.Fatalf("config check of a bad list: %v", err)
+	}
+	tg := newTestGateway(t, "signing_secret: "+hookgateSecret+"\nallowed_destinations: [\"10.0.0.0/8\"]\n")
+	h := map[string]any{"name": "n", "type": "http", "url": "http://192.168.0.9/"}
+	if st := tg.api("POST", "/api/v1/handlers", h, nil); st != 400 {
+		t.Fatalf("outside the list = %d", st)
+	}
+	next, _, err := config.Parse([]byte("signing_secret: " + hookgateSecret + "\nallowed_destinations: [\"192.168.0.0/16\"]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	next.Storage = tg.cfg.Storage
+	if _, err := tg.Reload(context.Background(), next); err != nil {
+		t.Fatal(err)
+	}
+	if st := tg.api("POST", "/api/v1/handlers", h, nil); st != 201 {
+		t.Fatalf("after reload = %d", st)
 	}
 }

@@ -182,3 +182,40 @@ func TestGuardedClientIgnoresProxy(t *testing.T) {
 		t.Fatal("guarded client uses a proxy")
 	}
 }
+
+// BenchmarkSend compares a delivery through the client of file handlers
+// with one through the guarded client of run-time handlers. Connections are
+// kept alive, so the check runs once per connection, not per delivery.
+func BenchmarkSend(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	d, _ := ParseDestinations([]string{"127.0.0.0/8"})
+	for _, c := range []struct {
+		name   string
+		client *http.Client
+	}{
+		{"plain", &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}},
+		{"guarded", NewGuardedClient(func() *Destinations { return d }, nil, 2)},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			s, _ := New(srv.URL+"/hook", nil, "", c.client, func() time.Time { return now })
+			r := receipt()
+			for b.Loop() {
+				if _, _, err := s.Send(context.Background(), r); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkDialCheck is the check of one new connection to a name.
+func BenchmarkDialCheck(b *testing.B) {
+	d, _ := ParseDestinations([]string{"10.0.0.0/8", "192.168.0.0/16", "hooks.internal.example"})
+	ip := netip.MustParseAddr("192.168.4.20")
+	for b.Loop() {
+		if !d.allows("hooks.internal.example", ip) {
+			b.Fatal("refused")
+		}
+	}
+}
