@@ -4,6 +4,10 @@
 //
 // The flow of one webhook is ingress → verify → store → dispatch → handler; each
 // step has its own package named after it.
+//
+// To embed hookgate in a Go program and handle webhooks in code, build a
+// gateway with package gateway (gateway.New or gateway.NewFromFile) and give
+// it handlers written as a Sender (SenderFunc) or a Replier (ReplierFunc).
 package hookgate
 
 import (

@@ -129,6 +129,15 @@ type Store interface {
 	DeleteConnection(ctx context.Context, typ, name string) error
 	Connections(ctx context.Context) ([]*Connection, error)
 
+	// Handlers stored at run time (SPEC §6). Names are unique: creating an
+	// existing one is EConflict; updating or deleting a missing one is
+	// ENotFound. The whole config is sealed at rest, signing secret and
+	// headers included, and Handlers returns it with its signing secret.
+	CreateHandler(ctx context.Context, h *HandlerConfig) error
+	UpdateHandler(ctx context.Context, h *HandlerConfig) error
+	DeleteHandler(ctx context.Context, name string) error
+	Handlers(ctx context.Context) ([]*HandlerConfig, error)
+
 	// Ping checks that storage answers (readiness).
 	Ping(ctx context.Context) error
 	Close() error

@@ -52,14 +52,27 @@ type Gateway interface {
 	ResetCircuit(ctx context.Context, name string) (HandlerInfo, error)
 	// CircuitEvents is the feed of circuit moves for the live stream.
 	CircuitEvents() *events.CircuitFeed
+	// Handler returns one handler, signing secret included (shown only by
+	// fingerprint), and its source (HandlerInfo.Source).
+	Handler(name string) (hookgate.HandlerConfig, string, error)
+	// AddHandler, UpdateHandler and DeleteHandler manage the handlers made
+	// at run time (SPEC §6); the others are read-only (EReadOnly).
+	AddHandler(ctx context.Context, h *hookgate.HandlerConfig) error
+	UpdateHandler(ctx context.Context, h *hookgate.HandlerConfig) error
+	DeleteHandler(ctx context.Context, name string) error
 	Metrics() *metrics.Metrics
 }
 
 // HandlerInfo describes a configured handler.
 type HandlerInfo struct {
-	Name    string      `json:"name"`
-	Type    string      `json:"type"`
-	Circuit CircuitInfo `json:"circuit"`
+	Name string `json:"name"`
+	Type string `json:"type"`
+	// Source is where the handler is defined: "file", "code" (a Go
+	// handler), "api" (made at run time, stored) or "builtin" (log).
+	Source string `json:"source"`
+	// ReadOnly is true for every handler but those made through the API.
+	ReadOnly bool        `json:"read_only"`
+	Circuit  CircuitInfo `json:"circuit"`
 }
 
 // API serves the admin routes.
@@ -100,6 +113,10 @@ func (a *API) Routes() http.Handler {
 	mux.HandleFunc("POST /api/v1/receipts/{id}/admit", a.admitReceipt)
 	mux.HandleFunc("GET /api/v1/handlers", a.listHandlers)
 	mux.HandleFunc("POST /api/v1/handlers/{name}/reset", a.resetHandler)
+	mux.HandleFunc("POST /api/v1/handlers", a.createHandler)
+	mux.HandleFunc("GET /api/v1/handlers/{name}", a.getHandler)
+	mux.HandleFunc("PATCH /api/v1/handlers/{name}", a.patchHandler)
+	mux.HandleFunc("DELETE /api/v1/handlers/{name}", a.deleteHandler)
 	mux.HandleFunc("POST /api/v1/secrets/rotate-key", a.rotateKey)
 	mux.HandleFunc("GET /api/v1/events", a.streamEvents)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -149,7 +166,12 @@ func (a *API) openapi(w http.ResponseWriter, r *http.Request) {
 const maxAdminBody = 1 << 20
 
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxAdminBody))
+	return decodeFrom(http.MaxBytesReader(w, r.Body, maxAdminBody), v)
+}
+
+// decodeFrom decodes one JSON object from rd into v, strictly.
+func decodeFrom(rd io.Reader, v any) error {
+	dec := json.NewDecoder(rd)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		// Worded as ingress words a delivery that is not JSON.

@@ -150,7 +150,7 @@ func connectionsCmd() *cobra.Command {
 	f.StringVar(&apiKey, "api-key", "", "API key for auth api_key")
 	f.StringVar(&apiKeyHeader, "api-key-header", "", "header of the API key (default Authorization: Bearer)")
 	f.IntVar(&replay, "replay-window", 0, "replay window in seconds")
-	f.StringArrayVar(&handlers, "handler", nil, "handler for a catch-all route (repeat for several, in order)")
+	f.StringArrayVar(&handlers, "handler", nil, "handler for a catch-all route (repeat for several, in order); \"log\" is built in")
 	_ = add.MarkFlagRequired("type")
 	_ = add.MarkFlagRequired("name")
 

@@ -26,10 +26,11 @@ func handlersCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "handlers",
 		Aliases: []string{"handler"},
-		Short:   "List handlers with their circuit breakers, and close a circuit by hand (through the admin API)",
-		Example: "  hookgate handlers list\n  hookgate handlers reset pr-notify",
+		Short:   "List handlers with their circuit breakers, close a circuit by hand, and make, show and remove handlers at run time (through the admin API)",
+		Example: "  hookgate handlers list\n  hookgate handlers reset pr-notify\n  hookgate handlers add notify --url http://10.0.0.5:9000/hook --signing-secret \"$HOOKGATE_SIGNING_SECRET\"\n  hookgate handlers rm notify",
 	}
 	client := adminFlags(cmd)
+	cmd.AddCommand(handlersAdminCommands(client)...)
 	var asJSON bool
 	list := &cobra.Command{
 		Use:   "list",

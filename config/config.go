@@ -40,6 +40,12 @@ type Config struct {
 	// SigningSecret is hookgate's own Standard Webhooks secret used by http
 	// handlers that do not set their own (whsec_… or raw).
 	SigningSecret string `yaml:"signing_secret,omitempty"`
+	// AllowedDestinations are the networks (CIDR or one IP address) and
+	// host names that http handlers made at run time through the admin API
+	// may reach, checked on every connection's address (SPEC §6). Empty
+	// (the default): no http handler can be made at run time. Handlers in
+	// this file may point anywhere.
+	AllowedDestinations []string `yaml:"allowed_destinations,omitempty"`
 	// UnsignedForwarding opts out of signing: without it, an http handler
 	// that would forward without a signing secret is a configuration error,
 	// so an unset ${ENV} never silently turns signing off.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hookgate/hookgate/config"
+	"github.com/hookgate/hookgate/handler/httpsend"
 	"github.com/hookgate/hookgate/store"
 )
 
@@ -18,7 +19,10 @@ import (
 func Check(cfg *config.Config) error {
 	errs := preflight(cfg)
 	g := &Gateway{cfg: cfg, logger: slog.New(slog.DiscardHandler), now: time.Now, httpClient: http.DefaultClient}
-	_, compileErrs := g.compile(cfg, nil)
+	if d, err := httpsend.ParseDestinations(cfg.AllowedDestinations); err == nil {
+		g.dest.Store(d)
+	}
+	_, compileErrs := g.compile(cfg, storedConfig{})
 	return errors.Join(append(errs, compileErrs...)...)
 }
 
@@ -43,6 +47,9 @@ func preflight(cfg *config.Config) []error {
 		errs = append(errs, err)
 	}
 	if _, _, err := network(cfg); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := httpsend.ParseDestinations(cfg.AllowedDestinations); err != nil {
 		errs = append(errs, err)
 	}
 	if !cfg.UnsignedForwarding && cfg.SigningSecret == "" {

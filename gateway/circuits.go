@@ -27,7 +27,7 @@ func (g *Gateway) Handlers() []admin.HandlerInfo {
 		if !ok {
 			st = hookgate.CircuitStatus{Handler: name, State: hookgate.CircuitClosed}
 		}
-		out = append(out, admin.HandlerInfo{Name: name, Type: h.cfg.Type, Circuit: admin.NewCircuitInfo(st)})
+		out = append(out, admin.HandlerInfo{Name: name, Type: h.cfg.Type, Source: h.source, ReadOnly: h.source != sourceAPI, Circuit: admin.NewCircuitInfo(st)})
 	}
 	slices.SortFunc(out, func(a, b admin.HandlerInfo) int { return strings.Compare(a.Name, b.Name) })
 	return out

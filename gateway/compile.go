@@ -35,6 +35,9 @@ type compiledHandler struct {
 	cfg     hookgate.HandlerConfig
 	sender  hookgate.Sender
 	timeout time.Duration
+	// source says where the handler is defined: sourceFile, sourceCode,
+	// sourceAPI or sourceBuiltin (handlers.go).
+	source string
 }
 
 var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$`)
@@ -51,9 +54,11 @@ const goHandlerType = "func"
 // defaultHandlerTimeout bounds a handler call when the handler sets none.
 const defaultHandlerTimeout = 30 * time.Second
 
-// compile builds a snapshot from the file config, the stored connections and
-// the Go handlers registered in code. File connections win name clashes.
-func (g *Gateway) compile(cfg *config.Config, stored []*hookgate.Connection) (*snapshot, []error) {
+// compile builds a snapshot from the file config, what the database holds
+// (run-time connections and handlers) and the Go handlers registered in
+// code. File connections win name clashes.
+func (g *Gateway) compile(cfg *config.Config, st storedConfig) (*snapshot, []error) {
+	stored := st.connections
 	var errs []error
 	s := &snapshot{
 		enabled:  cfg.Webhooks.Enabled == nil || *cfg.Webhooks.Enabled,
@@ -66,7 +71,7 @@ func (g *Gateway) compile(cfg *config.Config, stored []*hookgate.Connection) (*s
 		errs = append(errs, fmt.Errorf("dispatch.lease %v is too short: at least %v (it is renewed every third of itself)", lease, minLease))
 	}
 	for name, sender := range g.funcs {
-		s.handlers[name] = &compiledHandler{cfg: hookgate.HandlerConfig{Name: name, Type: goHandlerType}, sender: sender, timeout: defaultHandlerTimeout}
+		s.handlers[name] = &compiledHandler{cfg: hookgate.HandlerConfig{Name: name, Type: goHandlerType}, sender: sender, timeout: defaultHandlerTimeout, source: sourceCode}
 	}
 	configured := map[string]bool{}
 	for _, h := range cfg.Handlers {
@@ -79,12 +84,20 @@ func (g *Gateway) compile(cfg *config.Config, stored []*hookgate.Connection) (*s
 			errs = append(errs, fmt.Errorf("handler %q is defined twice", h.Name))
 			continue
 		}
+		ch.source = sourceFile
 		s.handlers[h.Name] = ch
 		configured[h.Name] = true
 	}
+	errs = append(errs, g.compileStoredHandlers(cfg, st.handlers, s.handlers)...)
+	addBuiltins(g, s.handlers)
 	all := make([]*hookgate.Connection, 0, len(cfg.Connections)+len(stored))
 	for i := range cfg.Connections {
-		all = append(all, &cfg.Connections[i])
+		// A copy marked read-only, whether the caller built cfg from a
+		// file or in code: connections of the configuration cannot be
+		// changed through the admin API.
+		c := cfg.Connections[i]
+		c.ReadOnly = true
+		all = append(all, &c)
 	}
 	all = append(all, stored...)
 	// origin says where connection i of all is defined, for messages.

@@ -1,11 +1,39 @@
-// Package gateway assembles hookgate: storage, ingress, dispatch and the
-// admin API. It is also the embeddable package: an application builds a
-// Gateway from a config, registers Go handlers with Handle, and serves.
+// Package gateway is hookgate as a Go package: it assembles storage,
+// ingress, dispatch and the admin API, and it is what an application embeds
+// to handle webhooks in its own code.
 //
-//	audit := hookgate.SenderFunc(func(ctx context.Context, r *hookgate.Receipt) (int, bool, error) { … })
-//	gw, err := gateway.New(ctx, cfg, gateway.Options{Handlers: map[string]hookgate.Sender{"audit": audit}})
-//	ls, err := gw.Listen()
-//	err = gw.Serve(ctx, ls)
+// # Embedding
+//
+// Build a Gateway from a configuration file (NewFromFile) or from a
+// config.Config made in code (New, starting from config.Default()), and give
+// it Go handlers: a hookgate.Sender, or a function through
+// hookgate.SenderFunc; one that returns the destination's reply implements
+// hookgate.Replier (hookgate.ReplierFunc). Routes name them like any other
+// handler. Handlers that the configuration's routes name go in
+// Options.Handlers, since New compiles the configuration; Handle adds more
+// later, for connections registered at run time.
+//
+// A Go handler is dispatched as the built-in ones are: each delivery is
+// stored before the provider gets its answer, and the handler is called from
+// the dispatcher with the connection's retry policy, backoff, dead-lettering,
+// replay and per-handler concurrency; every attempt is kept with its
+// receipt. It returns (status, retry, err): nil err acknowledges the
+// delivery, retry=false sends it straight to dead.
+//
+// Then either let hookgate serve (Listen, then Serve: the public listener,
+// the admin API and the dispatcher, until the context ends), or mount
+// Ingress in the application's own http.ServeMux (at "/webhooks/" and at
+// any alias path the connections use) and run the dispatcher with Run.
+// AdminHandler is the admin API, to mount elsewhere if wanted. A program
+// that dispatches on its own schedule sets Options.NoDispatch and calls
+// DispatchDue.
+//
+//	gw, err := gateway.NewFromFile(ctx, "hookgate.yaml", gateway.Options{
+//		Handlers: map[string]hookgate.Sender{"audit": hookgate.SenderFunc(audit)},
+//	})
+//	…
+//	mux.Handle("/webhooks/", gw.Ingress())
+//	go gw.Run(ctx)
 package gateway
 
 import (
@@ -15,6 +43,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,6 +54,7 @@ import (
 	"github.com/hookgate/hookgate/config"
 	"github.com/hookgate/hookgate/dispatch"
 	"github.com/hookgate/hookgate/events"
+	"github.com/hookgate/hookgate/handler/httpsend"
 	"github.com/hookgate/hookgate/ingress"
 	"github.com/hookgate/hookgate/metrics"
 	"github.com/hookgate/hookgate/secrets"
@@ -39,7 +69,9 @@ type Options struct {
 	Now func() time.Time
 	// Store replaces the one opened from cfg.Storage.URL.
 	Store hookgate.Store
-	// HTTPClient is used by http handlers.
+	// HTTPClient is used by the http handlers of the configuration.
+	// Handlers made at run time use a client of their own, whose every
+	// connection is checked against allowed_destinations.
 	HTTPClient *http.Client
 	// Handlers are Go handlers by name, usable in the routes of cfg and of
 	// stored connections from the start (Handle adds more later).
@@ -79,6 +111,18 @@ type Gateway struct {
 	snap atomic.Pointer[snapshot]
 	// ownKeys fingerprints secrets when the store has no key (secrets.go).
 	ownKeys *secrets.Keyring
+	// dest is allowed_destinations of the configuration in force, and
+	// guarded the client of run-time http handlers, which checks it on
+	// every connection (handlers.go).
+	dest    atomic.Pointer[httpsend.Destinations]
+	guarded *http.Client
+	// storedSum fingerprints the stored configuration the snapshot was
+	// compiled from, so refreshStored rebuilds only when another instance
+	// changed it (under mu).
+	storedSum [32]byte
+	// refusedSum is the last stored configuration refreshStored could not
+	// compile, so it is reported once.
+	refusedSum [32]byte
 }
 
 // New opens storage (running migrations) and compiles the configuration.
@@ -122,6 +166,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 		t.MaxIdleConns = max(t.MaxIdleConns, 4*t.MaxIdleConnsPerHost)
 		g.httpClient = &http.Client{Transport: t}
 	}
+	g.storeDestinations(cfg)
+	g.guarded = httpsend.NewGuardedClient(g.dest.Load, nil, cfg.Dispatch.Workers)
 	if g.store == nil {
 		openURL, _ := cfg.Storage.OpenURL() // checked by preflight
 		st, err := store.OpenWith(ctx, openURL, storeOptions(cfg))
@@ -205,13 +251,66 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 // NewReceiptID returns a time-ordered UUIDv7 string.
 func NewReceiptID() string { return uuid.Must(uuid.NewV7()).String() }
 
+// NewFromFile reads the configuration file at path (config.Load: strict
+// keys, ${ENV} expansion, defaults) and builds a Gateway from it as New
+// does. An environment variable the file names but that is unset is an
+// error: a secret would be empty.
+func NewFromFile(ctx context.Context, path string, opts Options) (*Gateway, error) {
+	cfg, missing, err := config.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("%s refers to unset environment variables: %s", path, strings.Join(missing, ", "))
+	}
+	return New(ctx, cfg, opts)
+}
+
 // Handle registers a Go handler under name, usable in routes like any
-// configured handler. Call it before routes refer to it.
+// configured handler, or replaces the one registered under that name. The
+// handlers the configuration's routes name must be in Options.Handlers
+// (New compiles the routes); Handle serves connections registered later.
+// A name that the file or a run-time handler uses is refused, and nothing
+// changes.
 func (g *Gateway) Handle(name string, s hookgate.Sender) error {
+	if s == nil {
+		return fmt.Errorf("handler %q: nil Sender", name)
+	}
+	if !namePattern.MatchString(name) {
+		return fmt.Errorf("handler name %q must match %s", name, namePattern)
+	}
 	g.mu.Lock()
+	defer g.mu.Unlock()
+	prev, had := g.funcs[name]
 	g.funcs[name] = s
-	g.mu.Unlock()
-	return g.rebuild(context.Background())
+	if err := g.rebuildLocked(context.Background()); err != nil {
+		if had {
+			g.funcs[name] = prev
+		} else {
+			delete(g.funcs, name)
+		}
+		return err
+	}
+	return nil
+}
+
+// DispatchDue delivers every receipt that is due now, as Run would, and
+// returns how many dispatches it made: a handler that fails with retry is
+// due again after its backoff, not within this call. It is for programs
+// that dispatch on their own schedule (Options.NoDispatch, a job run by
+// cron) and for tests that want dispatch to have happened before they look.
+func (g *Gateway) DispatchDue(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		n, err := g.dispatcher.RunOnce(ctx)
+		total += n
+		if err != nil || n == 0 {
+			return total, err
+		}
+		if err := ctx.Err(); err != nil {
+			return total, err
+		}
+	}
 }
 
 // rebuild compiles config + stored connections and swaps the snapshot.
@@ -222,15 +321,16 @@ func (g *Gateway) rebuild(ctx context.Context) error {
 }
 
 func (g *Gateway) rebuildLocked(ctx context.Context) error {
-	stored, err := g.store.Connections(ctx)
+	stored, err := g.loadStored(ctx)
 	if err != nil {
-		return fmt.Errorf("load stored connections: %w", err)
+		return err
 	}
 	snap, errs := g.compile(g.live, stored)
 	if len(errs) > 0 {
 		return fmt.Errorf("invalid configuration: %w", errors.Join(errs...))
 	}
 	g.snap.Store(snap)
+	g.storedSum = stored.sum()
 	return nil
 }
 
@@ -250,10 +350,15 @@ func (g *Gateway) Store() hookgate.Store { return g.store }
 // Events returns the transition bus.
 func (g *Gateway) Events() *events.Bus { return g.bus }
 
-// Dispatcher returns the dispatcher (tests call RunOnce on it).
+// Dispatcher returns the dispatcher, for hookgate's own tests and tools;
+// an application uses Run, Serve or DispatchDue.
 func (g *Gateway) Dispatcher() *dispatch.Dispatcher { return g.dispatcher }
 
-// Ingress returns the public http.Handler.
+// Ingress returns the public receiver, the http.Handler of SPEC §2: mount
+// it at "/webhooks/" (and at the connections' alias paths, or at "/") of
+// the application's own server; it answers 404 for paths it does not know.
+// The connection limit (limits.max_connections) applies only when Serve
+// owns the listener; set the server's own timeouts.
 func (g *Gateway) Ingress() http.Handler { return g.ingress }
 
 // Connections returns every active connection, file-defined ones first.
@@ -323,17 +428,18 @@ func (g *Gateway) changeConnection(ctx context.Context, c *hookgate.Connection, 
 		return hookgate.Errorf(hookgate.EReadOnly, "connection %q is defined in the config file and is read-only here", c.Name)
 	}
 	// Validate against everything else first, so a bad connection is never stored.
-	stored, err := g.store.Connections(ctx)
+	stored, err := g.loadStored(ctx)
 	if err != nil {
 		return &hookgate.Error{Code: hookgate.EUnavailable, Message: "storage unavailable", Err: err}
 	}
-	others := make([]*hookgate.Connection, 0, len(stored)+1)
-	for _, s := range stored {
+	others := make([]*hookgate.Connection, 0, len(stored.connections)+1)
+	for _, s := range stored.connections {
 		if s.Name != c.Name {
 			others = append(others, s)
 		}
 	}
-	if _, errs := g.compile(g.live, append(others, c)); len(errs) > 0 {
+	stored.connections = append(others, c)
+	if _, errs := g.compile(g.live, stored); len(errs) > 0 {
 		return &hookgate.Error{Code: hookgate.EInvalid, Message: errors.Join(errs...).Error()}
 	}
 	if err := write(); err != nil {
@@ -366,11 +472,13 @@ func (g *Gateway) Replay(ctx context.Context, id string) (hookgate.Transition, e
 	return tr, nil
 }
 
-// Run dispatches and prunes until ctx is cancelled.
+// Run dispatches, prunes, and picks up the connections and handlers other
+// instances store, until ctx is cancelled.
 func (g *Gateway) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	wg.Add(1)
+	wg.Add(2)
 	go func() { defer wg.Done(); g.pruneLoop(ctx) }()
+	go func() { defer wg.Done(); g.refreshLoop(ctx) }()
 	err := g.dispatcher.Run(ctx)
 	g.inline.Wait() // sync routes' runs that outlived their request
 	wg.Wait()

@@ -27,9 +27,9 @@ func (g *Gateway) Reload(ctx context.Context, next *config.Config) (restartOnly 
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	stored, err := g.store.Connections(ctx)
+	stored, err := g.loadStored(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("load stored connections: %w", err)
+		return nil, err
 	}
 	snap, errs := g.compile(next, stored)
 	if len(errs) > 0 {
@@ -37,6 +37,7 @@ func (g *Gateway) Reload(ctx context.Context, next *config.Config) (restartOnly 
 	}
 	g.live = next
 	g.snap.Store(snap)
+	g.storeDestinations(next)
 	return boundAtStart(g.cfg, next), nil
 }
 

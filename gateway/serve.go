@@ -103,7 +103,7 @@ func (g *Gateway) Serve(ctx context.Context, ls *Listeners) error {
 	go func() { errc <- fmt.Errorf("admin listener: %w", adm.Serve(ls.Admin)) }()
 	dispatchDone := make(chan error, 1)
 	if g.noDispatch {
-		dispatchDone <- nil
+		go func() { g.refreshLoop(runCtx); dispatchDone <- nil }()
 	} else {
 		go func() { dispatchDone <- g.Run(runCtx) }()
 	}

@@ -132,11 +132,16 @@ func (db *DB) seal(typ, name string, config []byte) (string, error) {
 	return r.Seal(config, connectionAD(typ, name)), nil
 }
 
-// unseal returns the JSON config of a stored row: opened when sealed, as is
-// when it is the plaintext of a database older than sealing (Open seals
-// those). A value sealed under a key the ring lacks makes the store re-read
-// its key file once: another process may have rotated it.
+// unseal returns the JSON config of a stored connection row (open).
 func (db *DB) unseal(typ, name, stored string) ([]byte, error) {
+	return db.open(stored, connectionAD(typ, name))
+}
+
+// open returns the JSON config of a stored row bound to ad: opened when
+// sealed, as is when it is the plaintext of a database older than sealing
+// (Open seals those). A value sealed under a key the ring lacks makes the
+// store re-read its key file once: another process may have rotated it.
+func (db *DB) open(stored string, ad []byte) ([]byte, error) {
 	if !secrets.IsSealed(stored) {
 		return []byte(stored), nil
 	}
@@ -144,18 +149,32 @@ func (db *DB) unseal(typ, name, stored string) ([]byte, error) {
 	if r == nil {
 		return nil, errNoKey
 	}
-	b, err := r.Open(stored, connectionAD(typ, name))
+	b, err := r.Open(stored, ad)
 	if errors.Is(err, secrets.ErrUnknownKey) && db.keyFile != "" {
 		if fresh, ferr := secrets.LoadFile(db.keyFile); ferr == nil {
-			if b, err = fresh.Open(stored, connectionAD(typ, name)); err == nil {
+			if b, err = fresh.Open(stored, ad); err == nil {
 				db.keys.CompareAndSwap(r, secrets.NewKeyring(fresh.Current(), append(fresh.Keys(), r.Keys()...)...))
 			}
 		}
 	}
 	if errors.Is(err, secrets.ErrUnknownKey) {
-		return nil, fmt.Errorf("%w: the secret key configured is not the one this connection was stored with (HOOKGATE_SECRET_KEY, storage.secret_key_file)", err)
+		return nil, fmt.Errorf("%w: the secret key configured is not the one this row was stored with (HOOKGATE_SECRET_KEY, storage.secret_key_file)", err)
 	}
 	return b, err
+}
+
+// sealedTable is a table whose config column is sealed, and the additional
+// data that binds a row's config to the row.
+type sealedTable struct {
+	name string
+	ad   func(typ, name string) []byte
+}
+
+// sealedTables are the tables that hold secrets: run-time connections and
+// run-time handlers.
+var sealedTables = []sealedTable{
+	{"connections", connectionAD},
+	{"handlers", func(_, name string) []byte { return handlerAD(name) }},
 }
 
 // reseal seals, in one transaction, every stored connection that is not
@@ -171,7 +190,6 @@ func (db *DB) reseal(ctx context.Context, ring *secrets.Keyring) (int, error) {
 // resealCounting is reseal that also says how many of the rows it sealed
 // were in clear.
 func (db *DB) resealCounting(ctx context.Context, ring *secrets.Keyring) (n, inClear int, err error) {
-	cur := ring.Current().ID()
 	if db.d.name == "sqlite" {
 		// Zero the space the old values free, so a value sealed under a
 		// retired key does not linger in the file (copies that page splits
@@ -187,47 +205,61 @@ func (db *DB) resealCounting(ctx context.Context, ring *secrets.Keyring) (n, inC
 	}
 	err = db.inTx(ctx, func(tx *sql.Tx) error {
 		n, inClear = 0, 0
-		rows, err := tx.QueryContext(ctx, `SELECT name, type, config FROM connections ORDER BY name`+db.d.lockRows)
-		if err != nil {
-			return err
-		}
-		type row struct{ name, typ, config string }
-		var stale []row
-		for rows.Next() {
-			var r row
-			if err := rows.Scan(&r.name, &r.typ, &r.config); err != nil {
-				rows.Close()
-				return err
-			}
-			if secrets.SealedKeyID(r.config) != cur {
-				stale = append(stale, r)
-			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		for _, r := range stale {
-			plain, err := db.unseal(r.typ, r.name, r.config)
-			if err != nil {
-				return fmt.Errorf("connection %s: %w", r.name, err)
-			}
-			res, err := tx.ExecContext(ctx, db.d.q(`UPDATE connections SET config = ? WHERE name = ? AND config = ?`),
-				ring.Seal(plain, connectionAD(r.typ, r.name)), r.name, r.config)
+		for _, tb := range sealedTables {
+			k, clear, err := db.resealTable(ctx, tx, ring, tb)
 			if err != nil {
 				return err
 			}
-			if k, err := res.RowsAffected(); err == nil {
-				n += int(k)
-				if !secrets.IsSealed(r.config) {
-					inClear += int(k)
-				}
-			}
+			n, inClear = n+k, inClear+clear
 		}
 		return nil
 	})
 	if err != nil {
 		return 0, 0, fmt.Errorf("seal stored secrets: %w", err)
+	}
+	return n, inClear, nil
+}
+
+// resealTable re-seals, in tx, the rows of one sealed table that are not
+// sealed under ring's current key.
+func (db *DB) resealTable(ctx context.Context, tx *sql.Tx, ring *secrets.Keyring, tb sealedTable) (n, inClear int, err error) {
+	cur := ring.Current().ID()
+	rows, err := tx.QueryContext(ctx, `SELECT name, type, config FROM `+tb.name+` ORDER BY name`+db.d.lockRows)
+	if err != nil {
+		return 0, 0, err
+	}
+	type row struct{ name, typ, config string }
+	var stale []row
+	for rows.Next() {
+		var r row
+		if err := rows.Scan(&r.name, &r.typ, &r.config); err != nil {
+			rows.Close()
+			return 0, 0, err
+		}
+		if secrets.SealedKeyID(r.config) != cur {
+			stale = append(stale, r)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, 0, err
+	}
+	for _, r := range stale {
+		plain, err := db.open(r.config, tb.ad(r.typ, r.name))
+		if err != nil {
+			return 0, 0, fmt.Errorf("%s %s: %w", tb.name[:len(tb.name)-1], r.name, err)
+		}
+		res, err := tx.ExecContext(ctx, db.d.q(`UPDATE `+tb.name+` SET config = ? WHERE name = ? AND config = ?`),
+			ring.Seal(plain, tb.ad(r.typ, r.name)), r.name, r.config)
+		if err != nil {
+			return 0, 0, err
+		}
+		if k, err := res.RowsAffected(); err == nil {
+			n += int(k)
+			if !secrets.IsSealed(r.config) {
+				inClear += int(k)
+			}
+		}
 	}
 	return n, inClear, nil
 }

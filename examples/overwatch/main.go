@@ -68,8 +68,6 @@ func buildConfig(integrations []Integration) *config.Config {
 			TimestampHeader: "X-Timestamp", // unix seconds, inside the 300 s replay window
 			EventType:       "body:alert_type",
 			Response:        &hookgate.Response{Status: 200, Body: "json"},
-			// File- or code-defined connections are read-only in the admin API.
-			ReadOnly: true,
 		}
 		if in.Platform == "datadog" {
 			c.Routes = []hookgate.Route{{Handlers: []string{alertHandlerName}}}

@@ -104,7 +104,11 @@ func (s *Sender) SendReply(ctx context.Context, r *hookgate.Receipt) (hookgate.R
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return none, true, fmt.Errorf("post %s: %w", redactURL(s.URL), err)
+		// A destination outside allowed_destinations is a configuration
+		// error: retrying cannot help, so the receipt goes to dead (and
+		// can be replayed once the handler or the list is fixed).
+		retry := !errors.Is(err, ErrForbiddenDestination)
+		return none, retry, fmt.Errorf("post %s: %w", redactURL(s.URL), err)
 	}
 	defer resp.Body.Close()
 	limit := s.MaxReply

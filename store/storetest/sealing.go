@@ -51,6 +51,7 @@ func RunSealing(t *testing.T, env SealingEnv) {
 	t.Run("RotateKeyWhileWriting", func(t *testing.T) { testRotateWhileWriting(t, env) })
 	t.Run("RotationInterruptedBeforeReseal", func(t *testing.T) { testRotationInterrupted(t, env) })
 	t.Run("RotateKeyFromEnvRefused", func(t *testing.T) { testRotateEnvRefused(t, env) })
+	t.Run("HandlerSecretsSealed", func(t *testing.T) { testHandlerSecretsSealed(t, env) })
 }
 
 // secretful is a connection holding one of each kind of secret, each a

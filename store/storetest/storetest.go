@@ -46,6 +46,7 @@ func Run(t *testing.T, open func(t *testing.T) hookgate.Store) {
 		{"ListingBadCursor", testListingBadCursor},
 		{"HistoryOrder", testHistoryOrder},
 		{"Connections", testConnections},
+		{"Handlers", testHandlers},
 		{"PruneIdempotencyKeys", testPruneIdempotencyKeys},
 		{"Admit", testAdmit},
 		{"PruneRejectedBudget", testPruneRejectedBudget},
