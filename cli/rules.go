@@ -201,9 +201,9 @@ func printTrial(w io.Writer, t *ingress.Trial) {
 		}
 		if r.SchemaChecked {
 			if len(r.SchemaErrors) == 0 {
-				fmt.Fprintf(w, "  schema (%s)   valid\n", r.Validate)
+				fmt.Fprintf(w, "  %-14s valid\n", "schema ("+r.Validate+")")
 			} else {
-				fmt.Fprintf(w, "  schema (%s)   %d errors\n", r.Validate, len(r.SchemaErrors))
+				fmt.Fprintf(w, "  %-14s %d errors\n", "schema ("+r.Validate+")", len(r.SchemaErrors))
 				for _, e := range r.SchemaErrors {
 					fmt.Fprintf(w, "    %s: %s\n", firstNonEmpty(e.Path, "/"), e.Message)
 				}
