@@ -130,12 +130,12 @@ connections:
       - handlers: [log]
 %s`
 	for route, want := range map[string]string{
-		"      - filter: 'body.a == '\n        handlers: [log]\n":                     `connection "svc": route 2: filter "body.a == ": line 1, column 11`,
-		"      - filter: 'body.a.startsWith(1) &&'\n        handlers: [log]\n":          `connection "svc": route 2: filter`,
-		"      - transform: '{a: .b'\n        handlers: [log]\n":                      `connection "svc": route 2: transform: line 1, column 7`,
-		"      - schema: {type: objekt}\n        handlers: [log]\n":                    `connection "svc": route 2: schema`,
-		"      - schema: missing.json\n        handlers: [log]\n":                      `missing.json`,
-		"      - validate: sync\n        handlers: [log]\n":                            `route 2: validate is set but the route has no schema`,
+		"      - filter: 'body.a == '\n        handlers: [log]\n":                          `connection "svc": route 2: filter "body.a == ": line 1, column 11`,
+		"      - filter: 'body.a.startsWith(1) &&'\n        handlers: [log]\n":             `connection "svc": route 2: filter`,
+		"      - transform: '{a: .b'\n        handlers: [log]\n":                           `connection "svc": route 2: transform: line 1, column 7`,
+		"      - schema: {type: objekt}\n        handlers: [log]\n":                        `connection "svc": route 2: schema`,
+		"      - schema: missing.json\n        handlers: [log]\n":                          `missing.json`,
+		"      - validate: sync\n        handlers: [log]\n":                                `route 2: validate is set but the route has no schema`,
 		"      - schema: {type: object}\n        validate: now\n        handlers: [log]\n": `route 2: validate is "now"`,
 	} {
 		err := checkYAML(t, fmt.Sprintf(base, route))
