@@ -487,3 +487,38 @@ func TestRulesReadFormBodies(t *testing.T) {
 		t.Fatalf("sink got %d: %q %v", s.count(), s.bodies, s.got[0].Header)
 	}
 }
+
+// TestRunTimeConnectionWithRules: a connection registered through the admin
+// API carries its rules through the database (inline schema as an object).
+func TestRunTimeConnectionWithRules(t *testing.T) {
+	t.Parallel()
+	s := newSink(t, 200)
+	tg := newTestGateway(t, fmt.Sprintf("unsigned_forwarding: true\nhandlers:\n  - {name: forward, type: http, url: %q}\n", s.srv.URL))
+	var schema map[string]any
+	if err := json.Unmarshal([]byte(severitySchema), &schema); err != nil {
+		t.Fatal(err)
+	}
+	conn := map[string]any{
+		"type": "internal", "name": "rt", "auth": "secret", "signature_header": "X-Token", "signing_secret": "tok",
+		"event_type": "body:type", "nonce": "body:id",
+		"routes": []map[string]any{{"filter": `body.type == "alert"`, "schema": schema, "validate": "sync", "transform": "{id}", "handlers": []string{"forward"}}},
+	}
+	var view map[string]any
+	if st := tg.api("POST", "/api/v1/connections", conn, &view); st != 201 {
+		t.Fatalf("POST = %d %v", st, view)
+	}
+	if got := toJSON(view["routes"].([]any)[0].(map[string]any)["schema"]); !strings.Contains(got, `"required":["id","severity"]`) {
+		t.Fatalf("schema shown as %s", got)
+	}
+	h := http.Header{"X-Token": {"tok"}}
+	if st, b := tg.post("/webhooks/internal/rt", h, []byte(`{"type":"alert","id":"a1","severity":"nope"}`)); st != 400 || !strings.Contains(string(b), `"/severity"`) {
+		t.Fatalf("invalid = %d %s", st, b)
+	}
+	if st, b := tg.post("/webhooks/internal/rt", h, []byte(`{"type":"alert","id":"a2","severity":"low"}`)); st != 204 {
+		t.Fatalf("valid = %d %s", st, b)
+	}
+	tg.drain()
+	if s.count() != 1 || s.bodies[0] != `{"id":"a2"}` {
+		t.Fatalf("sink got %q", s.bodies)
+	}
+}

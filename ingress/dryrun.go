@@ -132,6 +132,9 @@ func (ep *Endpoint) Try(h http.Header, body []byte, u *url.URL, now time.Time, s
 	} else {
 		eventType = rules.Extract(ep.EventType, h, env)
 	}
+	if ep.Rules == nil {
+		return t // an endpoint built without compiling its rules (tests)
+	}
 	result := ep.Rules.Evaluate(ep.RulesInput(h, env, eventType), rules.DryRun)
 	t.Routes = result.Routes
 	if rc != nil && rc.Status == hookgate.StatusReceived {
