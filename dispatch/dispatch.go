@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,13 +37,18 @@ type Target struct {
 	// Circuit configures the handler's circuit breaker (circuit.go); zero
 	// fields take the defaults.
 	Circuit hookgate.Circuit
+	// Body, when not nil, is the JSON body this handler gets instead of the
+	// stored one (its route's transform), with Content-Type
+	// application/json; the stored body never changes.
+	Body []byte
 }
 
 // Planner resolves what to do with a receipt now. It returns the ordered
 // targets of the matching routes, or a status that ends dispatch without
 // calling anyone: StatusFiltered (no route matches any more) or StatusHeld
 // (the connection is paused). An error means the receipt cannot be
-// dispatched (e.g. its connection was removed) and goes to dead.
+// dispatched (e.g. its connection was removed) and goes to dead; with
+// StatusDead, the error is the receipt's reason as it stands.
 type Planner interface {
 	Plan(r *hookgate.Receipt) ([]Target, hookgate.Status, error)
 }
@@ -512,6 +519,16 @@ func (d *Dispatcher) attempt(ctx context.Context, r *hookgate.Receipt, ls *lanes
 	if err != nil {
 		c.Status, c.Reason, c.At = hookgate.StatusDead, "not dispatchable: "+err.Error(), d.Now()
 		c.FailureType = FailureUndeliverable
+		if status == hookgate.StatusDead {
+			// The planner's own reason: a failed schema or transform.
+			c.Reason = err.Error()
+			switch {
+			case strings.HasPrefix(c.Reason, "validation_failed"):
+				c.FailureType = FailureValidation
+			case strings.HasPrefix(c.Reason, "transform_failed"):
+				c.FailureType = FailureTransform
+			}
+		}
 		return c
 	}
 	if status != "" {
@@ -664,6 +681,16 @@ func (d *Dispatcher) call(ctx context.Context, r *hookgate.Receipt, t Target, nu
 			failure = "panic"
 		}
 	}()
+	if t.Body != nil {
+		transformed := *r
+		transformed.Body = t.Body
+		transformed.Headers = r.Headers.Clone()
+		if transformed.Headers == nil {
+			transformed.Headers = http.Header{}
+		}
+		transformed.Headers.Set("Content-Type", "application/json")
+		r = &transformed
+	}
 	code, retry, err := d.send(ctx, t, r, &a)
 	a.FinishedAt, a.StatusCode = d.Now(), code
 	switch {

@@ -108,8 +108,12 @@ func (g *Gateway) compile(cfg *config.Config, st storedConfig) (*snapshot, []err
 		return "stored in the database (registered at run time)"
 	}
 	firstAt := map[string]int{}
+	var rc rules.Compiler // one CEL environment for every filter
 	for i, c := range all {
 		ep, err := compileConnection(&cfg.Webhooks, s.handlers, c)
+		if err == nil {
+			err = compileRules(&rc, cfg, ep)
+		}
 		if err == nil && cfg.Limits.InflightBodyBytes > 0 && ep.MaxPayload > cfg.Limits.InflightBodyBytes {
 			err = fmt.Errorf("max_payload_bytes %d exceeds limits.inflight_body_bytes %d: a body that size could never be received", ep.MaxPayload, cfg.Limits.InflightBodyBytes)
 		}
@@ -334,10 +338,10 @@ func compileConnection(wh *config.Webhooks, handlers map[string]*compiledHandler
 			return nil, fmt.Errorf(`response.body must be "json" or empty`)
 		}
 	}
+	if err := compileAnswer(c); err != nil {
+		return nil, err
+	}
 	for i, r := range c.Routes {
-		if r.Filter != "" || r.Schema != "" || r.Transform != "" || r.Validate != "" {
-			return nil, fmt.Errorf("route %d: filter, schema, validate and transform are not available in this version", i+1)
-		}
 		if r.OrderingKey != "" {
 			src, err := rules.OrderingSource(r.OrderingKey)
 			if err != nil {
@@ -435,9 +439,9 @@ func (s *snapshot) Plan(r *hookgate.Receipt) ([]dispatch.Target, hookgate.Status
 	if conn.Paused {
 		return nil, hookgate.StatusHeld, nil
 	}
-	routes := rules.MatchRoutes(conn.Routes, r.EventType)
-	if len(routes) == 0 {
-		return nil, hookgate.StatusFiltered, nil
+	routes, status, err := planRoutes(ep, r)
+	if status != "" || err != nil {
+		return nil, status, err
 	}
 	var targets []dispatch.Target
 	seen := map[string]bool{}
@@ -461,6 +465,7 @@ func (s *snapshot) Plan(r *hookgate.Receipt) ([]dispatch.Target, hookgate.Status
 				Concurrency: h.cfg.Concurrency,
 				RateLimit:   h.cfg.RateLimit,
 				Circuit:     h.cfg.Circuit.WithDefaults(),
+				Body:        rt.body,
 			})
 		}
 	}

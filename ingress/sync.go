@@ -75,7 +75,7 @@ func syncRoute(ep *Endpoint, rc *hookgate.Receipt) *hookgate.Route {
 // serveSync answers a delivery whose first sync route is route, and reports
 // whether it did; false (no sync route, or no slot) leaves the delivery to
 // the async path.
-func (s *Server) serveSync(ctx context.Context, w http.ResponseWriter, r *http.Request, ep *Endpoint, rc *hookgate.Receipt, bd *body) bool {
+func (s *Server) serveSync(ctx context.Context, w http.ResponseWriter, r *http.Request, ep *Endpoint, rc *hookgate.Receipt, bd *body, env rules.Envelope) bool {
 	route := syncRoute(ep, rc)
 	if route == nil {
 		return false
@@ -90,6 +90,9 @@ func (s *Server) serveSync(ctx context.Context, w http.ResponseWriter, r *http.R
 	rc.Body = bd.detach()
 	owner, until := s.Sync.Lease(rc.ReceivedAt)
 	trs, err := s.Store.IngestLeased(ctx, rc, ep.IdempotencyTTL, owner, until)
+	if o, ok := w.(*observed); ok && err == nil {
+		o.receipt = rc.ID
+	}
 	if err != nil {
 		s.Sync.Release()
 		s.Logger.Error("store receipt failed; answering 503 so the provider retries",
@@ -105,7 +108,7 @@ func (s *Server) serveSync(ctx context.Context, w http.ResponseWriter, r *http.R
 		// A duplicate: its original was answered already.
 		s.Sync.Release()
 		s.syncOutcome(conn.Name, SyncDuplicate)
-		s.succeed(w, ep, rc)
+		s.succeed(w, ep, rc, answerData(ep, r.Header, env, rc))
 		return true
 	}
 	timeout := time.Duration(route.SyncTimeout)
@@ -115,7 +118,7 @@ func (s *Server) serveSync(ctx context.Context, w http.ResponseWriter, r *http.R
 	reply, ok := s.Sync.Run(rc, timeout, route.ReplyFrom)
 	if !ok {
 		s.syncOutcome(conn.Name, SyncFallback)
-		s.succeed(w, ep, rc)
+		s.succeed(w, ep, rc, answerData(ep, r.Header, env, rc))
 		return true
 	}
 	s.syncOutcome(conn.Name, SyncReplied)
