@@ -39,7 +39,11 @@ type Connection struct {
 	VerifyToken string `yaml:"verify_token,omitempty" json:"verify_token,omitempty"`
 	// EventType says where the event type lives: "header:X-GitHub-Event",
 	// "body:type", or several joined by "+" ("body:type+body:action" → "issue.create").
-	EventType           string `yaml:"event_type,omitempty" json:"event_type,omitempty"`
+	EventType string `yaml:"event_type,omitempty" json:"event_type,omitempty"`
+	// Nonce says where the delivery id lives, in the form of EventType
+	// ("body:id", "header:X-Request-Id"); it wins over the scheme's and the
+	// preset's nonce. Set it or NonceHeader, not both.
+	Nonce               string `yaml:"nonce,omitempty" json:"nonce,omitempty"`
 	ReplayWindowSeconds *int   `yaml:"replay_window_seconds,omitempty" json:"replay_window_seconds,omitempty"`
 	MaxPayloadBytes     *int64 `yaml:"max_payload_bytes,omitempty" json:"max_payload_bytes,omitempty"`
 	IdempotencyTTL      *int   `yaml:"idempotency_ttl_seconds,omitempty" json:"idempotency_ttl_seconds,omitempty"`
@@ -79,15 +83,27 @@ type APIKey struct {
 type Response struct {
 	Status int    `yaml:"status" json:"status"`
 	Body   string `yaml:"body,omitempty" json:"body,omitempty"` // "json" or empty
+	// Fields, when set, are the data object of the JSON answer: each key
+	// gets the value its source names in the delivery ("body:id",
+	// "header:X-Request-Id", "connection:name", "receipt:id"; see
+	// rules.ValidateAnswerSource). They imply Body "json".
+	Fields map[string]string `yaml:"fields,omitempty" json:"fields,omitempty"`
 }
 
 // Route sends receipts of matching event types to an ordered list of handlers.
 type Route struct {
 	// Events lists event types; an entry may end in "*". Empty matches all.
-	Events      []string `yaml:"events,omitempty" json:"events,omitempty"`
-	Filter      string   `yaml:"filter,omitempty" json:"filter,omitempty"`
-	Schema      string   `yaml:"schema,omitempty" json:"schema,omitempty"`
-	Validate    string   `yaml:"validate,omitempty" json:"validate,omitempty"`
+	Events []string `yaml:"events,omitempty" json:"events,omitempty"`
+	// Filter is a CEL expression over body, headers, event_type and
+	// connection; the route takes a delivery only when it is true.
+	Filter string `yaml:"filter,omitempty" json:"filter,omitempty"`
+	// Schema is a JSON Schema (2020-12) the body must satisfy; Validate
+	// says when it is checked: "async" (default, at dispatch: a failure
+	// sends the receipt to dead) or "sync" (at ingest: a failure is a 400).
+	Schema   *RouteSchema `yaml:"schema,omitempty" json:"schema,omitempty"`
+	Validate string       `yaml:"validate,omitempty" json:"validate,omitempty"`
+	// Transform is a jq program run at dispatch on the stored body; its
+	// output is the body the route's handlers receive.
 	Transform   string   `yaml:"transform,omitempty" json:"transform,omitempty"`
 	OrderingKey string   `yaml:"ordering_key,omitempty" json:"ordering_key,omitempty"`
 	Handlers    []string `yaml:"handlers" json:"handlers"`

@@ -26,6 +26,9 @@ const (
 	// EOverloaded: a shared ingress limit (bodies in flight, open
 	// connections) is reached; the sender should retry later.
 	EOverloaded = "overloaded"
+	// EValidation: the body fails the JSON Schema of a route that
+	// validates synchronously (SPEC §2 check 9).
+	EValidation = "validation_failed"
 )
 
 // Error is hookgate's one error type: a machine code and a human message that
@@ -74,7 +77,7 @@ func ErrorStatus(err error) int {
 	switch ErrorCode(err) {
 	case ENotFound:
 		return 404
-	case EWrongType, EInvalid, EMalformed:
+	case EWrongType, EInvalid, EMalformed, EValidation:
 		return 400
 	case EUnauthorized, EAdminAuth:
 		return 401

@@ -25,13 +25,17 @@ type Target struct {
 	// Concurrency bounds this handler's deliveries in flight (its share of
 	// the workers); 0 or more than Workers means Workers.
 	Concurrency int
+	// Body, when not nil, is the body this handler gets instead of the
+	// stored one (its route's transform); the stored body never changes.
+	Body []byte
 }
 
 // Planner resolves what to do with a receipt now. It returns the ordered
 // targets of the matching routes, or a status that ends dispatch without
 // calling anyone: StatusFiltered (no route matches any more) or StatusHeld
 // (the connection is paused). An error means the receipt cannot be
-// dispatched (e.g. its connection was removed) and goes to dead.
+// dispatched (e.g. its connection was removed) and goes to dead; with
+// StatusDead, the error is the receipt's reason as it stands.
 type Planner interface {
 	Plan(r *hookgate.Receipt) ([]Target, hookgate.Status, error)
 }
@@ -430,6 +434,9 @@ func (d *Dispatcher) attempt(ctx context.Context, r *hookgate.Receipt, ls *lanes
 	targets, status, err := d.Planner.Plan(r)
 	if err != nil {
 		c.Status, c.Reason, c.At = hookgate.StatusDead, "not dispatchable: "+err.Error(), d.Now()
+		if status == hookgate.StatusDead {
+			c.Reason = err.Error() // the planner's own reason (a failed schema or transform)
+		}
 		return c
 	}
 	if status != "" {
@@ -526,6 +533,11 @@ func (d *Dispatcher) call(ctx context.Context, r *hookgate.Receipt, t Target, nu
 			a.Outcome, a.Error, a.FinishedAt = hookgate.OutcomeFailure, fmt.Sprintf("handler panicked: %v", p), d.Now()
 		}
 	}()
+	if t.Body != nil {
+		transformed := *r
+		transformed.Body = t.Body
+		r = &transformed
+	}
 	code, retry, err := t.Sender.Send(ctx, r)
 	a.FinishedAt, a.StatusCode = d.Now(), code
 	switch {

@@ -86,8 +86,12 @@ func (g *Gateway) compile(cfg *config.Config, stored []*hookgate.Connection) (*s
 		return "stored in the database (registered at run time)"
 	}
 	firstAt := map[string]int{}
+	var rc rules.Compiler // one CEL environment for every filter
 	for i, c := range all {
 		ep, err := compileConnection(&cfg.Webhooks, s.handlers, c)
+		if err == nil {
+			err = compileRules(&rc, cfg, ep)
+		}
 		if err == nil && cfg.Limits.InflightBodyBytes > 0 && ep.MaxPayload > cfg.Limits.InflightBodyBytes {
 			err = fmt.Errorf("max_payload_bytes %d exceeds limits.inflight_body_bytes %d: a body that size could never be received", ep.MaxPayload, cfg.Limits.InflightBodyBytes)
 		}
@@ -310,9 +314,12 @@ func compileConnection(wh *config.Webhooks, handlers map[string]*compiledHandler
 			return nil, fmt.Errorf(`response.body must be "json" or empty`)
 		}
 	}
+	if err := compileAnswer(c); err != nil {
+		return nil, err
+	}
 	for i, r := range c.Routes {
-		if r.Filter != "" || r.Schema != "" || r.Transform != "" || r.OrderingKey != "" || r.Validate != "" {
-			return nil, fmt.Errorf("route %d: filter, schema, validate, transform and ordering_key are not available in this version", i+1)
+		if r.OrderingKey != "" {
+			return nil, fmt.Errorf("route %d: ordering_key is not available in this version", i+1)
 		}
 		if len(r.Handlers) == 0 {
 			return nil, fmt.Errorf("route %d: handlers is empty", i+1)
@@ -398,9 +405,9 @@ func (s *snapshot) Plan(r *hookgate.Receipt) ([]dispatch.Target, hookgate.Status
 	if conn.Paused {
 		return nil, hookgate.StatusHeld, nil
 	}
-	routes := rules.MatchRoutes(conn.Routes, r.EventType)
-	if len(routes) == 0 {
-		return nil, hookgate.StatusFiltered, nil
+	routes, status, err := planRoutes(ep, r)
+	if status != "" || err != nil {
+		return nil, status, err
 	}
 	var targets []dispatch.Target
 	seen := map[string]bool{}
@@ -421,6 +428,7 @@ func (s *snapshot) Plan(r *hookgate.Receipt) ([]dispatch.Target, hookgate.Status
 				Timeout: h.timeout,
 				// 0 (unset) is dispatch.workers, the dispatcher's default.
 				Concurrency: h.cfg.Concurrency,
+				Body:        rt.body,
 			})
 		}
 	}

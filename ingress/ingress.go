@@ -56,6 +56,12 @@ type Endpoint struct {
 	NonceHeader   string
 	NonceExplicit bool
 	NonceBody     string
+	// NonceSource is the connection's own nonce ("body:id", "header:Name");
+	// it wins over every other source.
+	NonceSource string
+	// Rules are the connection's compiled routes (filters, schemas,
+	// transforms); never nil for a compiled endpoint.
+	Rules *rules.Set
 	// AllowEmptyBody accepts a delivery without a body (as an empty object).
 	AllowEmptyBody bool
 	// AllowArrayBody accepts a JSON array of event objects (batching
@@ -295,8 +301,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	rc, err := ep.Accept(r.Header, body, res)
+	rc, env, err := ep.accept(r.Header, body, res)
 	if err != nil {
+		if verr := (*rules.ValidationError)(nil); errors.As(err, &verr) {
+			s.validationFailed(w, r, ep, now, verr, bd.detach())
+			return
+		}
 		s.fail(w, r, ep, err)
 		return
 	}
@@ -316,7 +326,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	s.Logger.Debug("webhook accepted", "connection", conn.Name, "receipt", rc.ID,
 		"event_type", rc.EventType, "status", rc.Status)
-	s.succeed(w, ep, rc)
+	s.succeed(w, ep, rc, answerData(ep, r.Header, env, rc))
 }
 
 // handshake answers the request if it is the provider's handshake, and
@@ -517,24 +527,17 @@ var errFormRefused = hookgate.Errorf(hookgate.EMalformed,
 // no route takes the event type. ID, ReceivedAt and Headers are the caller's.
 // Ingress and the admission of a rejected receipt share it.
 func (ep *Endpoint) Accept(h http.Header, body []byte, res verify.Result) (*hookgate.Receipt, error) {
-	var env rules.Envelope
-	if !ep.AllowEmptyBody || len(bytes.TrimSpace(body)) > 0 {
-		var err error
-		ct := h.Get("Content-Type")
-		form := rules.IsForm(ct)
-		switch {
-		case form && ep.FormPayload != "":
-			env, err = rules.ParseFormPayload(body, ep.FormPayload)
-		case form && !ep.AcceptForm:
-			err = errFormRefused
-		case ep.AllowArrayBody && bytes.HasPrefix(bytes.TrimLeft(body, " \t\r\n"), []byte("[")):
-			env, err = rules.ParseBatch(body)
-		default:
-			env, err = rules.ParseEnvelope(ct, body)
-		}
-		if err != nil {
-			return nil, err
-		}
+	rc, _, err := ep.accept(h, body, res)
+	return rc, err
+}
+
+// accept is Accept, and also answers the envelope (for the answer's fields).
+// A body that fails a synchronous route's schema is an error that carries a
+// *rules.ValidationError.
+func (ep *Endpoint) accept(h http.Header, body []byte, res verify.Result) (*hookgate.Receipt, rules.Envelope, error) {
+	env, err := ep.Envelope(h, body)
+	if err != nil {
+		return nil, env, err
 	}
 	conn := ep.Conn
 	rc := &hookgate.Receipt{
@@ -547,13 +550,21 @@ func (ep *Endpoint) Accept(h http.Header, body []byte, res verify.Result) (*hook
 	}
 	rc.Nonce = nonce(ep, h, env, body, res.Nonce)
 	rc.IdempotencyKey = IdempotencyKey(conn.Name, rc.EventType, rc.Nonce)
+	taken := true
+	if ep.Rules.Active() {
+		if taken, err = ep.decide(rc, h, env); err != nil {
+			return nil, env, err
+		}
+	} else {
+		taken = rules.AnyMatch(conn.Routes, rc.EventType)
+	}
 	switch {
 	case conn.Paused:
-		rc.Status = hookgate.StatusHeld
-	case len(rules.MatchRoutes(conn.Routes, rc.EventType)) == 0:
+		rc.Status, rc.Reason = hookgate.StatusHeld, ""
+	case !taken:
 		rc.Status = hookgate.StatusFiltered
 	}
-	return rc, nil
+	return rc, env, nil
 }
 
 // nonce picks the delivery id (SPEC §2): the connection's own nonce_header,
@@ -562,6 +573,11 @@ func (ep *Endpoint) Accept(h http.Header, body []byte, res verify.Result) (*hook
 // preset's nonce header, else the provider's event id in the body, else the
 // SHA-256 of the raw body (checksum dedupe).
 func nonce(ep *Endpoint, h http.Header, env rules.Envelope, body []byte, signed string) string {
+	if ep.NonceSource != "" {
+		if v := rules.Extract(ep.NonceSource, h, env); v != "" {
+			return v
+		}
+	}
 	if ep.NonceExplicit && ep.NonceHeader != "" {
 		if v := headerNonce(ep.NonceHeader, h); v != "" {
 			return v
@@ -631,6 +647,16 @@ func storedHeaders(h http.Header, redact []string) http.Header {
 // reject records a rejected receipt, rate-limited per connection. secret,
 // when set, is a credential the request carried that must not be stored.
 func (s *Server) reject(r *http.Request, ep *Endpoint, now time.Time, reason string, trace *verify.Trace, body []byte, secret string) {
+	var traceJSON []byte
+	if trace != nil {
+		traceJSON, _ = json.Marshal(trace)
+	}
+	s.recordRejected(r, ep, now, reason, traceJSON, body, secret)
+}
+
+// recordRejected is reject with the trace already encoded (a verification
+// trace, or the errors of a failed validation).
+func (s *Server) recordRejected(r *http.Request, ep *Endpoint, now time.Time, reason string, trace []byte, body []byte, secret string) {
 	conn := ep.Conn
 	s.rejections.note(s.Logger, s.RejectLogInterval, conn.Name, reason, r.RemoteAddr)
 	if !s.limiter(conn.Name).AllowN(now, 1) {
@@ -645,9 +671,7 @@ func (s *Server) reject(r *http.Request, ep *Endpoint, now time.Time, reason str
 		Status:         hookgate.StatusRejected,
 		Reason:         reason,
 		Body:           body,
-	}
-	if trace != nil {
-		rc.Trace, _ = json.Marshal(trace)
+		Trace:          trace,
 	}
 	tr, err := s.Store.Record(r.Context(), rc)
 	if err != nil {
@@ -674,13 +698,15 @@ func (s *Server) limiter(name string) *rate.Limiter {
 	return l.(*rate.Limiter)
 }
 
-func (s *Server) succeed(w http.ResponseWriter, ep *Endpoint, rc *hookgate.Receipt) {
+// succeed answers an accepted delivery. data, when not nil, is the data
+// object of the JSON answer (response.fields).
+func (s *Server) succeed(w http.ResponseWriter, ep *Endpoint, rc *hookgate.Receipt, data map[string]any) {
 	resp := ep.Conn.Response
 	if resp == nil || resp.Status == 0 || resp.Status == http.StatusNoContent {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	if resp.Body != "json" {
+	if resp.Body != "json" && data == nil {
 		w.WriteHeader(resp.Status)
 		return
 	}
@@ -688,14 +714,17 @@ func (s *Server) succeed(w http.ResponseWriter, ep *Endpoint, rc *hookgate.Recei
 	if rc.DuplicateOf != "" {
 		id = rc.DuplicateOf
 	}
-	writeJSON(w, resp.Status, map[string]any{
-		"success": true,
-		"message": "Webhook received successfully",
-		"data": map[string]any{
+	if data == nil {
+		data = map[string]any{
 			"connection": ep.Conn.Name,
 			"receipt_id": id,
 			"event_id":   rc.Nonce,
-		},
+		}
+	}
+	writeJSON(w, resp.Status, map[string]any{
+		"success": true,
+		"message": "Webhook received successfully",
+		"data":    data,
 	})
 }
 

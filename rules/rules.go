@@ -24,6 +24,7 @@ import (
 type Envelope struct {
 	json []byte         // a JSON object, valid; nil for a form body
 	form map[string]any // the fields of a form-encoded body
+	all  []byte         // a batch body: the whole array (json is its first element)
 }
 
 // JSONEnvelope wraps a JSON object that is known to be valid (tests, and
@@ -109,7 +110,7 @@ func ParseBatch(body []byte) (Envelope, error) {
 	case n == 0:
 		return Envelope{}, hookgate.Errorf(hookgate.EMalformed, "body is an empty array; at least one event object is required")
 	}
-	return Envelope{json: first}, nil
+	return Envelope{json: first, all: body}, nil
 }
 
 // ParseFormPayload reads a form-encoded body whose field holds the JSON
@@ -324,4 +325,16 @@ func MatchRoutes(routes []hookgate.Route, eventType string) []hookgate.Route {
 		}
 	}
 	return out
+}
+
+// AnyMatch reports whether any route's events list takes eventType: the
+// whole decision for a connection without filters (Set.Active is false),
+// made without allocating.
+func AnyMatch(routes []hookgate.Route, eventType string) bool {
+	for i := range routes {
+		if MatchEvents(routes[i].Events, eventType) {
+			return true
+		}
+	}
+	return false
 }
