@@ -3,7 +3,8 @@
 # hookgate, starts the example on free loopback ports with a temp SQLite
 # file, sends the README's alerts (hookgate send, then the seed's openssl +
 # curl recipe), checks every answer, the incident the handler creates, the
-# dead invalid alert and the metrics, and stops the program.
+# invalid alert refused with its errors, the duplicate, and the metrics, and
+# stops the program.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -49,6 +50,7 @@ expect() {
 	out=$("$HG" send "$@" 2>&1) || true
 	printf '\n== %s (want %s)\n%s\n' "$what" "$want" "$out"
 	head -n1 <<<"$out" | grep -q " $want " || fail "unexpected answer"
+	LAST=$out
 }
 # curl_expect STATUS DESCRIPTION curl args…
 curl_expect() {
@@ -80,7 +82,13 @@ expect 200 "a signed, fresh alert (hookgate send)" -- --type overwatch-datadog -
 	--signature-header X-Signature --timestamp-header X-Timestamp \
 	--url "$B/webhooks/datadog/dd-prod" --secret dd-prod-webhook-secret \
 	--body '{"id":"alert-456","alert_name":"Test Alert","alert_type":"error","alert_status":"triggered","severity":"high"}'
+grep -q '"data":{"alert_id":"alert-456","integration_id":"dd-prod"}' <<<"$LAST" || fail "the answer lacks alert_id and integration_id"
 logged 'msg="Created incident from Datadog webhook" incident=inc-1 integration=dd-prod external_id=alert-456' "the incident"
+expect 200 "the seed's own example payload (no alert_status)" -- --type overwatch-datadog --auth sha256 \
+	--signature-header X-Signature --timestamp-header X-Timestamp \
+	--url "$B/webhooks/datadog/dd-prod" --secret dd-prod-webhook-secret \
+	--body '{"id":"alert-123","alert_name":"High CPU Usage","alert_type":"error","severity":"critical","message":"CPU usage above 90%"}'
+logged 'external_id=alert-123 title="High CPU Usage" severity=critical' "the seed example's incident"
 
 BODY='{"id":"alert-457","alert_name":"Disk full","alert_type":"error","alert_status":"triggered","severity":"critical"}'
 SIG=$(printf '%s' "$BODY" | openssl dgst -sha256 -hmac dd-prod-webhook-secret | sed 's/^.* //')
@@ -93,18 +101,23 @@ curl_expect 400 "an integration of another platform" "$B/webhooks/datadog/grafan
 curl_expect 404 "an unknown integration" "$B/webhooks/datadog/nope" -H 'Content-Type: application/json' --data "$BODY"
 
 echo
-echo "== An invalid alert is stored (200), then goes dead"
-out=$(send '{"id":"alert-458","alert_name":"Bad","alert_type":"error","alert_status":"triggered","severity":"urgent","link":"ftp://x"}' 2>&1) || true
+echo "== The same alert id again (another message): a duplicate, no second incident"
+out=$(send '{"id":"alert-456","alert_name":"Test Alert","alert_type":"error","alert_status":"triggered","severity":"high","message":"again"}' 2>&1) || true
 echo "$out"
 head -n1 <<<"$out" | grep -q " 200 " || fail "unexpected answer"
-dead=
-for _ in $(seq 1 50); do
-	dead=$("$HG" receipts list --status dead 2>&1 | tail -n +2)
-	[ -n "$dead" ] && break
-	sleep 0.1
-done
-echo "$dead"
-grep -q 'payload validation failed' <<<"$dead" || fail "no dead receipt with the validation errors"
+"$HG" receipts list --connection dd-prod --status duplicate | tee "$work/dups"
+grep -q duplicate "$work/dups" || fail "the resent alert is not a duplicate"
+
+echo
+echo "== An invalid alert is refused (400) with every error, and recorded as rejected"
+out=$(send '{"id":"alert-458","alert_name":"Bad","alert_type":"error","severity":"urgent","link":"ftp://x"}' 2>&1) || true
+echo "$out"
+head -n1 <<<"$out" | grep -q " 400 " || fail "unexpected answer"
+grep -q '"error":"validation_failed"' <<<"$out" || fail "no validation_failed error"
+grep -q '"path":"/severity"' <<<"$out" || fail "no /severity error"
+grep -q '"path":"/link"' <<<"$out" || fail "no /link error"
+"$HG" receipts list --status rejected | tee "$work/rejected"
+grep -q validation_failed "$work/rejected" || fail "no rejected receipt with reason validation_failed"
 
 echo
 echo "== Metrics (GET /metrics on the admin listener)"
