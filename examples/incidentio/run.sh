@@ -67,7 +67,19 @@ triage='{"event_type":"public_incident.incident_updated_v2","public_incident.inc
 expect 204 "a new lead" -- --type incidentio --url "$url" --secret "$INCIDENT_WEBHOOK_SECRET" --body "$lead"
 logged "ada@example.com is now incident lead for incident id: 01HZINC42" "the lead announcement"
 expect 204 "an incident in triage" -- --type incidentio --url "$url" --secret "$INCIDENT_WEBHOOK_SECRET" --body "$triage"
-logged 'reason="incident status triage"' "triage is skipped"
+echo "   receipts list --status filtered:"
+"$HG" receipts list --admin-url "http://$adm" --status filtered | tee "$work/filtered"
+grep -q 'public_incident.incident_updated_v2' "$work/filtered" || { echo "!! the triage delivery is not filtered"; failures=$((failures + 1)); }
+expect 204 "an incident without its incident object" -- --type incidentio --url "$url" --secret "$INCIDENT_WEBHOOK_SECRET" \
+	--body '{"event_type":"public_incident.incident_updated_v2"}'
+dead=
+for _ in $(seq 1 50); do
+	dead=$("$HG" receipts list --admin-url "http://$adm" --status dead | tail -n +2)
+	[ -n "$dead" ] && break
+	sleep 0.1
+done
+echo "   receipts list --status dead: $dead"
+grep -q 'validation_failed' <<<"$dead" || { echo "!! no dead receipt with the schema's error"; failures=$((failures + 1)); }
 expect 401 "a wrong secret" -- --type incidentio --url "$url" --secret whsec_bm90LXRoZS1zZWNyZXQ= --body '{"event_type":"x"}'
 
 echo
