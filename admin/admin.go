@@ -87,6 +87,7 @@ func (a *API) Routes() http.Handler {
 	mux.HandleFunc("DELETE /api/v1/connections/{type}/{name}", a.deleteConnection)
 	mux.HandleFunc("POST /api/v1/connections/{type}/{name}/secrets", a.addSecret)
 	mux.HandleFunc("DELETE /api/v1/connections/{type}/{name}/secrets/{id}", a.retireSecret)
+	mux.HandleFunc("POST /api/v1/connections/{type}/{name}/test", a.testConnection)
 	mux.HandleFunc("GET /api/v1/receipts", a.listReceipts)
 	mux.HandleFunc("GET /api/v1/receipts/{id}", a.getReceipt)
 	mux.HandleFunc("POST /api/v1/receipts/{id}/replay", a.replayReceipt)

@@ -69,6 +69,7 @@ with retries, dead-lettering and replay.`,
 	root.SetErr(stderr)
 	root.AddCommand(serveCmd(), migrateCmd(), versionCmd(), configCmd(),
 		connectionsCmd(), receiptsCmd(), sendCmd(), verifyCmd(), tailCmd(), benchCmd(), backupCmd(), secretsCmd())
+	root.AddCommand(rulesCmd())
 	return root
 }
 
