@@ -120,6 +120,14 @@ grep -q '"path":"/link"' <<<"$out" || fail "no /link error"
 grep -q validation_failed "$work/rejected" || fail "no rejected receipt with reason validation_failed"
 
 echo
+echo "== Dry run: what would happen to an alert, without storing or dispatching it"
+dry=$(curl -sS -X POST "$HOOKGATE_ADMIN_URL/api/v1/connections/overwatch-datadog/dd-prod/test" -H 'Content-Type: application/json' \
+	-d '{"skip_verify":true,"body":"{\"id\":\"alert-9\",\"alert_name\":\"Disk full\",\"alert_type\":\"error\",\"severity\":\"critical\"}"}')
+echo "$dry"
+grep -q '"idempotency_key": "dd-prod:error:alert-9"' <<<"$dry" || fail "the dry run lacks the idempotency key"
+grep -q '"severity": "critical"' <<<"$dry" || fail "the dry run lacks the transformed incident"
+
+echo
 echo "== Metrics (GET /metrics on the admin listener)"
 metrics=$(curl -sS "$HOOKGATE_ADMIN_URL/metrics" | grep -E '^hookgate_(webhook_requests_total|dispatch_attempts_total)' || true)
 echo "$metrics"
