@@ -239,7 +239,12 @@ func BenchmarkVerifyLinear(b *testing.B) {
 		name string
 		cfg  Config
 	}{
-		{"preset", func() Config { c := Config{Secrets: providerSecrets()}; p, _ := LookupPreset("linear"); p.Apply(&c); return c }()},
+		{"preset", func() Config {
+			c := Config{Secrets: providerSecrets()}
+			p, _ := LookupPreset("linear")
+			p.Apply(&c)
+			return c
+		}()},
 		{"sha256_raw", Config{Auth: "sha256_raw", SignatureHeader: "Linear-Signature", Secrets: providerSecrets()}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
