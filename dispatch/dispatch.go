@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"net/http"
 	"sync"
 	"time"
 
@@ -25,8 +26,9 @@ type Target struct {
 	// Concurrency bounds this handler's deliveries in flight (its share of
 	// the workers); 0 or more than Workers means Workers.
 	Concurrency int
-	// Body, when not nil, is the body this handler gets instead of the
-	// stored one (its route's transform); the stored body never changes.
+	// Body, when not nil, is the JSON body this handler gets instead of the
+	// stored one (its route's transform), with Content-Type
+	// application/json; the stored body never changes.
 	Body []byte
 }
 
@@ -536,6 +538,11 @@ func (d *Dispatcher) call(ctx context.Context, r *hookgate.Receipt, t Target, nu
 	if t.Body != nil {
 		transformed := *r
 		transformed.Body = t.Body
+		transformed.Headers = r.Headers.Clone()
+		if transformed.Headers == nil {
+			transformed.Headers = http.Header{}
+		}
+		transformed.Headers.Set("Content-Type", "application/json")
 		r = &transformed
 	}
 	code, retry, err := t.Sender.Send(ctx, r)

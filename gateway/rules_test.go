@@ -465,3 +465,25 @@ connections:
 		}
 	}
 }
+
+// TestRulesReadFormBodies: on a connection that takes forms, the rules read
+// the form's fields, and a transform's JSON goes out as JSON.
+func TestRulesReadFormBodies(t *testing.T) {
+	t.Parallel()
+	s := newSink(t, 200)
+	tg := rulesGateway(t, s, s, "    accept_form: true\n", `
+      - filter: 'body.text.startsWith("prod")'
+        transform: '{cmd: .command, args: (.text | split(" "))}'
+        handlers: [forward]
+`)
+	form := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}
+	for _, body := range []string{"command=%2Fdeploy&text=prod+eu", "command=%2Fdeploy&text=staging"} {
+		if st, b := tg.send(body, form.Clone()); st != 204 {
+			t.Fatalf("%s: %d %s", body, st, b)
+		}
+	}
+	tg.drain()
+	if s.count() != 1 || s.bodies[0] != `{"args":["prod","eu"],"cmd":"/deploy"}` || s.got[0].Header.Get("Content-Type") != "application/json" {
+		t.Fatalf("sink got %d: %q %v", s.count(), s.bodies, s.got[0].Header)
+	}
+}
