@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -88,6 +89,7 @@ func TestRunScripts(t *testing.T) {
 			t.Skipf("the example scripts need %s: %v", tool, err)
 		}
 	}
+	readInputs(t)
 	bin := t.TempDir()
 	for _, script := range scripts {
 		t.Run(filepath.Dir(script), func(t *testing.T) {
@@ -104,5 +106,34 @@ func TestRunScripts(t *testing.T) {
 				t.Fatalf("%s ended without its success line:\n%s", script, out.String())
 			}
 		})
+	}
+}
+
+// readInputs reads what the scripts build and run: every Go source of the
+// module, go.mod, go.sum and the examples' files. The scripts read them in
+// child processes, which go test's cache does not see; reading them here
+// makes a change to any of them rerun the test instead of reporting a
+// cached pass.
+func readInputs(t *testing.T) {
+	t.Helper()
+	err := filepath.WalkDir("..", func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if name := d.Name(); path != ".." && (strings.HasPrefix(name, ".") || name == "testdata" || name == "node_modules") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		inExamples := strings.HasPrefix(filepath.ToSlash(path), "../examples/")
+		if filepath.Ext(path) == ".go" || path == "../go.mod" || path == "../go.sum" || inExamples {
+			_, err := os.ReadFile(path)
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
