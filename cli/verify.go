@@ -85,6 +85,9 @@ public key; for basic auth it takes USER:PASSWORD.`,
 				Template:             template,
 			}
 			preset.Apply(&cfg)
+			if cfg.ReplayWindow == 0 {
+				cfg.ReplayWindow = verify.DefaultReplayWindow
+			}
 			if cfg.Auth == "" {
 				return usage(noPreset(typ))
 			}
@@ -144,7 +147,7 @@ public key; for basic auth it takes USER:PASSWORD.`,
 	f.StringVar(&body, "body", "", "captured body")
 	f.StringVar(&bodyFile, "body-file", "", "read the captured body from a file (exact bytes)")
 	f.Int64Var(&now, "now", 0, "judge timestamps as of this UNIX time (default: now)")
-	f.IntVar(&window, "replay-window", 300, "replay window in seconds")
+	f.IntVar(&window, "replay-window", 0, "replay window in seconds (default: the preset's, as the gateway uses it, else 300)")
 	f.StringVar(&sigHeader, "signature-header", "", "signature header (default: the preset's)")
 	f.StringVar(&tsHeader, "timestamp-header", "", "timestamp header (default: the preset's)")
 	addHMACFlags(cmd, &algorithm, &encoding, &prefix, &template)

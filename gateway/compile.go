@@ -216,6 +216,20 @@ func (g *Gateway) compileHandler(cfg *config.Config, h hookgate.HandlerConfig) (
 // compileConnection resolves a connection against its preset and the server
 // defaults and builds its verifier. It fails closed: unknown auth types,
 // missing secrets and unknown handlers are errors.
+// replayWindow is a connection's replay window: its own
+// replay_window_seconds, else its preset's (the provider's documented
+// tolerance: Paddle 5 s, Linear 60 s, …), else the server's
+// webhooks.replay_window_seconds.
+func replayWindow(wh *config.Webhooks, preset verify.Preset, c *hookgate.Connection) time.Duration {
+	switch {
+	case c.ReplayWindowSeconds != nil:
+		return time.Duration(*c.ReplayWindowSeconds) * time.Second
+	case preset.ReplayWindow > 0:
+		return preset.ReplayWindow
+	}
+	return time.Duration(wh.ReplayWindowSeconds) * time.Second
+}
+
 func compileConnection(wh *config.Webhooks, handlers map[string]*compiledHandler, c *hookgate.Connection) (*ingress.Endpoint, error) {
 	if !namePattern.MatchString(c.Type) {
 		return nil, fmt.Errorf("type %q must match %s", c.Type, namePattern)
@@ -237,10 +251,7 @@ func compileConnection(wh *config.Webhooks, handlers map[string]*compiledHandler
 	if auth == "" {
 		return nil, fmt.Errorf("type %q has no provider preset; set auth (one of %v)", c.Type, verify.AuthTypes())
 	}
-	replay := time.Duration(wh.ReplayWindowSeconds) * time.Second
-	if c.ReplayWindowSeconds != nil {
-		replay = time.Duration(*c.ReplayWindowSeconds) * time.Second
-	}
+	replay := replayWindow(wh, preset, c)
 	secrets := make([]verify.Secret, 0, 2)
 	for i, v := range c.Secrets() {
 		if v == "" {

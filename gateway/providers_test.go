@@ -45,6 +45,13 @@ type providerGateway struct {
 
 func newProviderGateway(t *testing.T, yaml string) *providerGateway {
 	t.Helper()
+	return newProviderGatewayAt(t, yaml, nil)
+}
+
+// newProviderGatewayAt is newProviderGateway with the gateway's clock set
+// (nil: the wall clock).
+func newProviderGatewayAt(t *testing.T, yaml string, now func() time.Time) *providerGateway {
+	t.Helper()
 	cfg, _, err := config.Parse([]byte(yaml))
 	if err != nil {
 		t.Fatal(err)
@@ -59,7 +66,7 @@ func newProviderGateway(t *testing.T, yaml string) *providerGateway {
 		pg.dispatched.Add(1)
 		return 0, false, nil
 	})
-	gw, err := gateway.New(context.Background(), cfg, gateway.Options{Logger: logger, Handlers: map[string]hookgate.Sender{"count": count}})
+	gw, err := gateway.New(context.Background(), cfg, gateway.Options{Logger: logger, Now: now, Handlers: map[string]hookgate.Sender{"count": count}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -59,16 +59,12 @@ func clock(req *Request) time.Time {
 	return req.Now
 }
 
-func replayWindow(cfg *Config) time.Duration {
-	if cfg.ReplayWindow > 0 {
-		return cfg.ReplayWindow
-	}
-	return DefaultReplayWindow
-}
-
 // checkTimestamp parses a signed unix-seconds timestamp and checks it against
 // the replay window in both directions. It records the skew on tr and
-// returns "" when the timestamp is acceptable, else a reason code.
+// returns "" when the timestamp is acceptable, else a reason code. The age
+// is measured from the clock's full reading, as providers' SDKs do (Paddle's
+// rejects 5.5 s after a timestamp with a 5 s tolerance), not from whole
+// seconds.
 func checkTimestamp(cfg *Config, req *Request, raw string, tr *Trace) (time.Time, string) {
 	raw = strings.TrimSpace(raw)
 	if raw == "" {
@@ -78,16 +74,8 @@ func checkTimestamp(cfg *Config, req *Request, raw string, tr *Trace) (time.Time
 	if err != nil || sec < 0 || sec > maxUnixSeconds {
 		return time.Time{}, ReasonTimestampInvalid
 	}
-	skew := clock(req).Unix() - sec
-	tr.TimestampSkewSeconds = &skew
-	window := int64(replayWindow(cfg) / time.Second)
-	switch {
-	case skew > window:
-		return time.Unix(sec, 0), ReasonTimestampStale
-	case -skew > window:
-		return time.Unix(sec, 0), ReasonTimestampFuture
-	}
-	return time.Unix(sec, 0), ""
+	t := time.Unix(sec, 0)
+	return t, checkWindow(cfg, req, t, DefaultReplayWindow, tr)
 }
 
 // requireSecretValues fails closed on an empty secret: an empty HMAC key or

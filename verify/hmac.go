@@ -14,6 +14,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/tidwall/gjson"
 )
 
 // hmacScheme is HMAC of the raw body in one header: auth types sha1, sha256,
@@ -27,6 +30,12 @@ import (
 // When cfg.TimestampHeader is set the request must also carry that header
 // (unix seconds) inside the replay window. The body signature does not cover
 // it; it is checked after the signature, as SPEC §2 orders 401 before 409.
+//
+// When cfg.TimestampField is set (Linear: webhookTimestamp) and the verified
+// body carries that top-level field, it is a unix-milliseconds timestamp
+// checked against the replay window. The body is signed, so the field cannot
+// be removed from a captured delivery; a body without it is not checked, as
+// Linear's SDK does.
 type hmacScheme struct {
 	name    string
 	algo    string // "SHA1", "SHA256": for recipes
@@ -267,8 +276,37 @@ func (s *hmacScheme) Verify(cfg *Config, req *Request) (Result, error) {
 		}
 		res.Timestamp = ts
 	}
+	if cfg.TimestampField != "" {
+		ts, reason := bodyMillis(cfg, req, &tr)
+		if reason != "" {
+			return fail(reason, tr)
+		}
+		if !ts.IsZero() {
+			res.Timestamp = ts
+		}
+	}
 	res.Trace = tr
 	return res, nil
+}
+
+// bodyMillis checks the verified body's cfg.TimestampField (unix
+// milliseconds) against the replay window. A body without the field passes
+// with a zero time; a field that is not a whole number is invalid.
+func bodyMillis(cfg *Config, req *Request, tr *Trace) (time.Time, string) {
+	v := gjson.GetBytes(req.Body, cfg.TimestampField)
+	if !v.Exists() {
+		return time.Time{}, ""
+	}
+	if v.Type != gjson.Number {
+		tr.Note = joinNote(tr.Note, "body "+cfg.TimestampField+" is not a number")
+		return time.Time{}, ReasonTimestampInvalid
+	}
+	t, reason := parseUnixMillis(v.Raw)
+	if reason != "" {
+		tr.Note = joinNote(tr.Note, "body "+cfg.TimestampField+" is not unix milliseconds")
+		return time.Time{}, reason
+	}
+	return t, checkWindow(cfg, req, t, DefaultReplayWindow, tr)
 }
 
 func (s *hmacScheme) Sign(cfg *Config, req *Request, secret Secret) error {

@@ -18,7 +18,9 @@ import (
 //     method + URI + body + timestamp), where the timestamp is the
 //     X-HubSpot-Request-Timestamp header in MILLISECONDS and the URI is the
 //     full public URL. HubSpot says to reject requests older than five
-//     minutes; the replay window (default five minutes) is applied both ways.
+//     minutes, and its SDKs (Python, Ruby) accept only an age under 300 s:
+//     the age must be under the replay window (default 300 s), both ways,
+//     so a timestamp exactly 300 s old is refused.
 //     HubSpot's docs tell receivers to decode a fixed set of percent-encoded
 //     characters in the URI before signing (hubspotDecoded), so the URL is
 //     tried as configured and so decoded.
@@ -82,7 +84,7 @@ func (hubspotScheme) verifyV3(cfg *Config, req *Request, header string, vals []s
 	}
 	t, reason := parseUnixMillis(ts)
 	if reason == "" {
-		reason = checkWindow(cfg, req, t, hubspotWindow, &tr)
+		reason = checkWindowUnder(cfg, req, t, hubspotWindow, &tr)
 	}
 	if reason != "" {
 		return fail(reason, tr)
@@ -208,6 +210,7 @@ func init() {
 		Type: "hubspot", Auth: "hubspot",
 		SignatureHeader: hubspotV3,
 		TimestampHeader: hubspotTimestamp,
+		ReplayWindow:    hubspotWindow,
 		Doc:             "https://developers.hubspot.com/docs/apps/legacy-apps/authentication/validating-requests",
 	})
 }

@@ -195,8 +195,20 @@ func parseSignedList(header string, sep byte, tsKey, sigKey string) (ts string, 
 }
 
 // checkWindow checks a signed time against the replay window (cfg's, else
-// def) in both directions and records the skew on tr.
+// def) in both directions and records the skew on tr. A time exactly one
+// window away is accepted (Stripe, Paddle, Slack, Svix, Linear).
 func checkWindow(cfg *Config, req *Request, t time.Time, def time.Duration, tr *Trace) string {
+	return windowCheck(cfg, req, t, def, false, tr)
+}
+
+// checkWindowUnder is checkWindow for providers whose SDKs require the age
+// to be under the window: a time exactly one window away is refused
+// (HubSpot: now - timestamp < 300 s).
+func checkWindowUnder(cfg *Config, req *Request, t time.Time, def time.Duration, tr *Trace) string {
+	return windowCheck(cfg, req, t, def, true, tr)
+}
+
+func windowCheck(cfg *Config, req *Request, t time.Time, def time.Duration, under bool, tr *Trace) string {
 	window := cfg.ReplayWindow
 	if window <= 0 {
 		window = def
@@ -205,9 +217,9 @@ func checkWindow(cfg *Config, req *Request, t time.Time, def time.Duration, tr *
 	skew := int64(d / time.Second)
 	tr.TimestampSkewSeconds = &skew
 	switch {
-	case d > window:
+	case d > window, under && d == window:
 		return ReasonTimestampStale
-	case -d > window:
+	case -d > window, under && -d == window:
 		return ReasonTimestampFuture
 	}
 	return ""

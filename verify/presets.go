@@ -1,5 +1,7 @@
 package verify
 
+import "time"
+
 // Provider presets for the generic auth types (sha1, sha256, sha256_raw,
 // sha256_base64, svix, basic, secret). Providers with their own scheme
 // register their preset in that scheme's file.
@@ -19,9 +21,13 @@ func init() {
 		{
 			// Linear-Signature: bare hex HMAC-SHA256 of the body. Linear also
 			// puts "type" and "action" in the body; the header names the
-			// same resource type.
+			// same resource type. The signed body's webhookTimestamp (unix
+			// ms) must be within a minute of now, as Linear's SDK
+			// (LinearWebhookClient.verify) requires.
 			Type: "linear", Auth: "sha256_raw",
 			SignatureHeader: "Linear-Signature",
+			TimestampField:  "webhookTimestamp",
+			ReplayWindow:    time.Minute,
 			NonceHeader:     "Linear-Delivery",
 			EventType:       "header:Linear-Event",
 			Doc:             "https://linear.app/developers/webhooks",
@@ -53,21 +59,24 @@ func init() {
 		{
 			// incident.io signs with Svix (Standard Webhooks headers).
 			Type: "incidentio", Auth: "svix",
-			NonceHeader: "webhook-id",
-			EventType:   "body:event_type",
-			Doc:         "https://api-docs.incident.io/tag/Webhooks",
+			NonceHeader:  "webhook-id",
+			ReplayWindow: DefaultReplayWindow, // Svix: five minutes, either way
+			EventType:    "body:event_type",
+			Doc:          "https://api-docs.incident.io/tag/Webhooks",
 		},
 		{
 			Type: "svix", Auth: "svix",
-			NonceHeader: "webhook-id",
-			EventType:   "body:type",
-			Doc:         "https://docs.svix.com/receiving/verifying-payloads/how-manual",
+			NonceHeader:  "webhook-id",
+			ReplayWindow: DefaultReplayWindow, // Svix: five minutes, either way
+			EventType:    "body:type",
+			Doc:          "https://docs.svix.com/receiving/verifying-payloads/how-manual",
 		},
 		{
 			Type: "standard", Auth: "svix",
-			NonceHeader: "webhook-id",
-			EventType:   "body:type",
-			Doc:         "https://github.com/standard-webhooks/standard-webhooks/blob/main/spec/standard-webhooks.md",
+			NonceHeader:  "webhook-id",
+			ReplayWindow: DefaultReplayWindow, // Svix: five minutes, either way
+			EventType:    "body:type",
+			Doc:          "https://github.com/standard-webhooks/standard-webhooks/blob/main/spec/standard-webhooks.md",
 		},
 		{
 			// The Datadog webhook integration sends HTTP Basic credentials set

@@ -65,17 +65,19 @@ func init() {
 			// Clerk delivers through Svix: svix-id, svix-timestamp,
 			// svix-signature and a whsec_ signing secret.
 			Type: "clerk", Auth: "svix",
-			NonceHeader: "svix-id",
-			EventType:   "body:type",
-			Doc:         "https://clerk.com/docs/webhooks/sync-data",
+			NonceHeader:  "svix-id",
+			ReplayWindow: DefaultReplayWindow, // Svix: five minutes, either way
+			EventType:    "body:type",
+			Doc:          "https://clerk.com/docs/webhooks/sync-data",
 		},
 		{
 			// Resend delivers through Svix: svix-id, svix-timestamp,
 			// svix-signature and a whsec_ signing secret.
 			Type: "resend", Auth: "svix",
-			NonceHeader: "svix-id",
-			EventType:   "body:type",
-			Doc:         "https://resend.com/docs/webhooks/verify-webhooks-requests",
+			NonceHeader:  "svix-id",
+			ReplayWindow: DefaultReplayWindow, // Svix: five minutes, either way
+			EventType:    "body:type",
+			Doc:          "https://resend.com/docs/webhooks/verify-webhooks-requests",
 		},
 		{
 			// X-Razorpay-Signature: bare hex HMAC-SHA256 of the raw body,

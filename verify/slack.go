@@ -115,6 +115,7 @@ func init() {
 		Type: "slack", Auth: "slack",
 		SignatureHeader:    "X-Slack-Signature",
 		TimestampHeader:    "X-Slack-Request-Timestamp",
+		ReplayWindow:       DefaultReplayWindow, // five minutes, either way
 		NonceBody:          "event_id",
 		EventType:          "body:type",
 		Handshake:          slackHandshake,

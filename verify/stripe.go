@@ -3,6 +3,7 @@ package verify
 import (
 	"strconv"
 	"strings"
+	"time"
 )
 
 // signedListScheme is Stripe's Stripe-Signature: "t=<unix>,v1=<hex>,v1=<hex>".
@@ -18,8 +19,8 @@ import (
 //
 // Mux (Mux-Signature) and Calendly (Calendly-Webhook-Signature) send the
 // same format under another header name; cfg.SignatureHeader selects it.
-// Calendly's sample rejects timestamps older than three minutes; set the
-// connection's replay window to match.
+// Each preset's replay window is the provider's own tolerance (Stripe 300 s,
+// Calendly 180 s, Paddle 5 s; Mux documents none).
 // https://www.mux.com/docs/core/verify-webhook-signatures
 // https://developer.calendly.com/api-docs/overview/webhooks/webhook-signatures
 type signedListScheme struct {
@@ -36,8 +37,8 @@ var (
 	// Paddle Billing's Paddle-Signature: "ts=<unix>;h1=<hex>", signed
 	// content "{ts}:{body}", HMAC-SHA256 with the notification destination's
 	// secret key as-is. Several h1 entries appear during secret rotation;
-	// each is tried. Paddle's SDKs allow only 5 s of skew by default;
-	// hookgate uses the replay window.
+	// each is tried. Paddle's SDKs allow only 5 s of skew by default, the
+	// preset's replay window.
 	// https://developer.paddle.com/webhooks/signature-verification
 	_ = scheme("paddle", signedListScheme{name: "paddle", header: "Paddle-Signature", sep: ';', tsKey: "ts", sigKey: "h1",
 		joiner: ':', recipe: "HMAC-SHA256(secret, ts:body) as hex, header ts=…;h1=…"})
@@ -102,14 +103,18 @@ func (s signedListScheme) Sign(cfg *Config, req *Request, secret Secret) error {
 func init() {
 	for _, p := range []Preset{
 		{
+			// stripe-go webhook.DefaultTolerance: 300 s.
 			Type: "stripe", Auth: "stripe",
 			SignatureHeader: "Stripe-Signature",
+			ReplayWindow:    5 * time.Minute,
 			NonceBody:       "id",
 			EventType:       "body:type",
 			Doc:             "https://docs.stripe.com/webhooks#verify-manually",
 		},
 		{
 			// Mux-Signature: t=…,v1=…, same recipe as Stripe.
+			// Mux's docs leave the tolerance to the receiver: the
+			// server's replay window applies.
 			Type: "mux", Auth: "stripe",
 			SignatureHeader: "Mux-Signature",
 			NonceBody:       "id",
@@ -119,14 +124,20 @@ func init() {
 		{
 			// Calendly-Webhook-Signature: t=…,v1=…, same recipe as Stripe,
 			// keyed with the webhook signing key. Payloads carry no event id.
+			// Calendly's verification sample rejects a timestamp older than
+			// three minutes.
 			Type: "calendly", Auth: "stripe",
 			SignatureHeader: "Calendly-Webhook-Signature",
+			ReplayWindow:    3 * time.Minute,
 			EventType:       "body:event",
 			Doc:             "https://developer.calendly.com/api-docs/overview/webhooks/webhook-signatures",
 		},
 		{
+			// Paddle's SDKs reject a timestamp more than 5 s old
+			// (paddle-node-sdk WebhooksValidator.MAX_VALID_TIME_DIFFERENCE).
 			Type: "paddle", Auth: "paddle",
 			SignatureHeader: "Paddle-Signature",
+			ReplayWindow:    5 * time.Second,
 			NonceBody:       "event_id",
 			EventType:       "body:event_type",
 			Doc:             "https://developer.paddle.com/webhooks/signature-verification",

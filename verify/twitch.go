@@ -126,6 +126,7 @@ func init() {
 		Type: "twitch", Auth: "twitch",
 		SignatureHeader:  twitchSignature,
 		TimestampHeader:  twitchTimestamp,
+		ReplayWindow:     twitchWindow,
 		NonceHeader:      twitchID,
 		EventType:        "header:Twitch-Eventsub-Subscription-Type",
 		Handshake:        twitchHandshake,

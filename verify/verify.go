@@ -61,6 +61,12 @@ type Config struct {
 	TimestampHeader string
 	// ReplayWindow bounds the age (and the future skew) of signed timestamps.
 	ReplayWindow time.Duration
+	// TimestampField names a top-level field of the JSON body that holds
+	// the signed timestamp in unix milliseconds (Linear's webhookTimestamp).
+	// The HMAC body schemes check it against ReplayWindow after the
+	// signature verified, when the body carries it: the body is signed, so
+	// a captured delivery cannot drop it.
+	TimestampField string
 	// AllowUnauthenticated must be true for Auth "none".
 	AllowUnauthenticated bool
 
@@ -154,6 +160,14 @@ type Preset struct {
 	Auth            string
 	SignatureHeader string
 	TimestampHeader string
+	// TimestampField is Config.TimestampField: a signed body field holding
+	// the timestamp (Linear).
+	TimestampField string
+	// ReplayWindow is the tolerance the provider documents or its official
+	// SDK enforces (Paddle 5 s, Linear 60 s, …); zero means the provider
+	// documents none and the server's webhooks.replay_window_seconds
+	// applies. A connection's own replay_window_seconds wins over both.
+	ReplayWindow time.Duration
 	// NonceHeader names the delivery id header (several joined by "+" when
 	// only their combination is unique); NonceBody a top-level JSON field
 	// (e.g. Stripe "id") used when the header is absent.
@@ -200,7 +214,8 @@ type Preset struct {
 }
 
 // Apply fills the zero authentication fields of cfg from the preset, so a
-// connection's own settings win.
+// connection's own settings win. A zero ReplayWindow takes the preset's
+// (which may itself be zero: the caller's default then applies).
 func (p Preset) Apply(cfg *Config) {
 	fill := func(dst *string, v string) {
 		if *dst == "" {
@@ -210,6 +225,10 @@ func (p Preset) Apply(cfg *Config) {
 	fill(&cfg.Auth, p.Auth)
 	fill(&cfg.SignatureHeader, p.SignatureHeader)
 	fill(&cfg.TimestampHeader, p.TimestampHeader)
+	fill(&cfg.TimestampField, p.TimestampField)
+	if cfg.ReplayWindow == 0 {
+		cfg.ReplayWindow = p.ReplayWindow
+	}
 	fill(&cfg.Algorithm, p.Algorithm)
 	fill(&cfg.Encoding, p.Encoding)
 	fill(&cfg.Prefix, p.Prefix)

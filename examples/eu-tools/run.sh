@@ -99,8 +99,20 @@ expect 200 "Datadog alert (Basic auth)" -- --type datadog --url "$base/webhooks/
 	--basic "$DATADOG_WEBHOOK_USERNAME:$DATADOG_WEBHOOK_PASSWORD" --body '{"id":"alert-1","title":"High CPU","event_type":"metric_alert_monitor"}'
 expect 204 "DocuSign envelope completed" -- --type docusign --url "$base/webhooks/docusign" \
 	--secret "$DOCUSIGN_CONNECT_HMAC_KEY" --body '{"event":"envelope-completed","data":{"envelopeId":"e-1"}}'
-expect 204 "Google Calendar change" -- --type google-calendar --url "$base/webhooks/google/calendar" \
-	--secret "$GOOGLE_CALENDAR_CHANNEL_TOKEN" --event exists --header 'X-Goog-Channel-ID: oncall-shifts' --body '{}'
+expect 204 "Google Calendar push (no body)" -- --type google-calendar --url "$base/webhooks/google/calendar" \
+	--secret "$GOOGLE_CALENDAR_CHANNEL_TOKEN" --event exists --header 'X-Goog-Channel-ID: oncall-shifts' --header 'X-Goog-Message-Number: 2'
+# Exactly what Google posts: headers only, no body and no Content-Type.
+code=$(curl -sS -o /dev/null -w '%{http_code}' -X POST "$base/webhooks/google/calendar" \
+	-H "X-Goog-Channel-ID: oncall-shifts" -H "X-Goog-Channel-Token: $GOOGLE_CALENDAR_CHANNEL_TOKEN" \
+	-H "X-Goog-Message-Number: 3" -H "X-Goog-Resource-ID: ret-1" -H "X-Goog-Resource-State: exists" \
+	-H "X-Goog-Resource-URI: https://www.googleapis.com/calendar/v3/calendars/primary/events")
+printf '\n== Google Calendar push with curl, as Google sends it (want 204)\n%s\n' "$code"
+if [ "$code" != 204 ]; then
+	echo "!! unexpected answer"
+	failures=$((failures + 1))
+fi
+expect 401 "Google Calendar push with a wrong channel token" -- --type google-calendar --url "$base/webhooks/google/calendar" \
+	--secret not-the-token --event exists --header 'X-Goog-Channel-ID: oncall-shifts' --header 'X-Goog-Message-Number: 3'
 expect 204 "incident.io lead (Standard Webhooks)" -- --type incidentio --url "$base/webhooks/incident/lead" \
 	--secret "$INCIDENT_WEBHOOK_SECRET" --body '{"event_type":"public_incident.incident_updated_v2","public_incident.incident_updated_v2":{"incident_id":"01HZ","incident_status":"closed"}}'
 expect 200 "Cloudflare Pages deployment" -- --type cloudflare-pages --url "$base/webhooks/cloudflare/pages" \

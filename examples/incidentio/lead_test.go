@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/hookgate/hookgate/rules"
 )
 
 // incidentJSON builds a seed-001 body: the incident sits under the key
@@ -34,17 +36,12 @@ func TestDecide(t *testing.T) {
 	}{
 		{name: "lead announced", body: incidentJSON("post-mortem", reporterAda+","+leadAda), announce: []string{announcedAda}},
 		{name: "closed incident announced", body: incidentJSON("closed", leadAda), announce: []string{announcedAda}},
-		{name: "triage skipped", body: incidentJSON("triage", leadAda), skipped: "triage"},
-		{name: "live skipped", body: incidentJSON("live", leadAda), skipped: "live"},
 		{name: "admin not announced", body: incidentJSON("post-mortem", leadGrace), skipped: AdminRole},
 		{name: "unknown slack user", body: incidentJSON("post-mortem", leadUnknown), skipped: "unknown"},
 		{name: "lead without assignee", body: incidentJSON("post-mortem", leadNoOne), skipped: "no lead"},
 		{name: "only other roles", body: incidentJSON("post-mortem", reporterAda), skipped: "no lead"},
 		{name: "no assignments", body: `{"event_type":"x","public_incident.incident_updated_v2":{"incident_id":"1"}}`, skipped: "no lead"},
-		{name: "missing event_type", body: `{"public_incident.incident_updated_v2":{}}`, invalid: true},
-		{name: "missing incident", body: `{"event_type":"public_incident.incident_updated_v2"}`, invalid: true},
-		{name: "null incident", body: `{"event_type":"x","public_incident.incident_updated_v2":null}`, invalid: true},
-		{name: "event_type not a string", body: `{"event_type":7,"public_incident.incident_updated_v2":{}}`, invalid: true},
+		{name: "not JSON", body: `{"event_type":`, invalid: true},
 		{name: "incident not an object", body: `{"event_type":"x","public_incident.incident_updated_v2":[1]}`, invalid: true},
 	}
 	for _, c := range cases {
@@ -64,6 +61,72 @@ func TestDecide(t *testing.T) {
 			}
 			if c.skipped == "" && out.Skipped != "" || c.skipped != "" && !strings.Contains(out.Skipped, c.skipped) {
 				t.Errorf("skipped = %q, want it to mention %q", out.Skipped, c.skipped)
+			}
+		})
+	}
+}
+
+// leadRules compiles the lead connection's route as configYAML sets it.
+func leadRules(t *testing.T) *rules.Set {
+	t.Helper()
+	t.Setenv("INCIDENT_WEBHOOK_SECRET", DefaultSecret)
+	cfg, err := loadConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cp rules.Compiler
+	set, err := cp.Compile(&cfg.Connections[0], rules.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set
+}
+
+// TestLeadRoute: seed 001's skip and required fields are the route's filter
+// and schema. Incidents in triage or live are not taken (stored as
+// filtered); every other status is, with or without a status; a body
+// without the seed's required fields is taken and fails the schema (dead).
+func TestLeadRoute(t *testing.T) {
+	set := leadRules(t)
+	cases := []struct {
+		name       string
+		body       string
+		takes      bool
+		schemaErrs []string // JSON pointers
+	}{
+		{name: "post-mortem", body: incidentJSON("post-mortem", leadAda), takes: true},
+		{name: "closed", body: incidentJSON("closed", leadAda), takes: true},
+		{name: "triage", body: incidentJSON("triage", leadAda)},
+		{name: "live", body: incidentJSON("live", leadAda)},
+		{name: "no status", body: `{"event_type":"public_incident.incident_updated_v2","public_incident.incident_updated_v2":{"incident_id":"1"}}`, takes: true},
+		{name: "missing incident", body: `{"event_type":"public_incident.incident_updated_v2"}`, takes: true, schemaErrs: []string{""}},
+		{name: "null incident", body: `{"event_type":"public_incident.incident_updated_v2","public_incident.incident_updated_v2":null}`, takes: true, schemaErrs: []string{"/public_incident.incident_updated_v2"}},
+		{name: "missing event_type", body: `{"public_incident.incident_updated_v2":{"incident_status":"closed"}}`, takes: true, schemaErrs: []string{""}},
+		{name: "status not a string", body: `{"event_type":"e","public_incident.incident_updated_v2":{"incident_status":7}}`, takes: true, schemaErrs: []string{"/public_incident.incident_updated_v2/incident_status"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			env, err := rules.ParseEnvelope("application/json", []byte(c.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			res := set.Evaluate(&rules.Input{ConnectionName: "lead", ConnectionType: "incidentio", Env: env, EventType: EventUpdated}, rules.DryRun)
+			rr := res.Routes[0]
+			if rr.Filter == nil || rr.Filter.Error != "" {
+				t.Fatalf("filter = %+v, want it evaluated without error", rr.Filter)
+			}
+			if rr.Takes != c.takes || res.Taken != c.takes {
+				t.Fatalf("takes = %v, want %v", rr.Takes, c.takes)
+			}
+			var paths []string
+			for _, e := range rr.SchemaErrors {
+				paths = append(paths, e.Path)
+			}
+			if c.takes && !reflect.DeepEqual(paths, c.schemaErrs) {
+				t.Fatalf("schema errors = %+v, want paths %q", rr.SchemaErrors, c.schemaErrs)
+			}
+			if reason := res.DeadReason(); (reason != "") != (len(c.schemaErrs) > 0) {
+				t.Fatalf("dead reason = %q", reason)
 			}
 		})
 	}

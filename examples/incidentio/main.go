@@ -1,7 +1,9 @@
 // Command incidentio embeds hookgate in a Go program for seed 001: the
 // incident.io webhook at /webhooks/incident/lead, verified with Standard
-// Webhooks (svix) headers, answered 204 once stored, then handed to a Go
-// handler that announces the new incident lead.
+// Webhooks (svix) headers, answered 204 once stored. The seed's rules are
+// configuration: a route filter skips incidents in triage or live, and a
+// schema checks the seed's required fields; a Go handler does the one thing
+// configuration cannot, finding the new lead in the people directory.
 //
 //	INCIDENT_WEBHOOK_SECRET=whsec_… go run ./examples/incidentio
 package main
@@ -39,6 +41,27 @@ connections:
     signing_secret: "${INCIDENT_WEBHOOK_SECRET}"
     routes:
       - events: ["public_incident.incident_updated_v2"]
+        # Seed 001 skips incidents in triage or live: they are stored as
+        # "filtered" and never reach the handler (replayable later).
+        filter: >-
+          !("public_incident.incident_updated_v2" in body
+            && has(body["public_incident.incident_updated_v2"].incident_status)
+            && body["public_incident.incident_updated_v2"].incident_status in ["triage", "live"])
+        # IncidentLeadBodySchema: event_type and the incident object are
+        # required. Checked at dispatch: a body that fails goes to dead with
+        # the errors.
+        schema:
+          type: object
+          required: [event_type, "public_incident.incident_updated_v2"]
+          properties:
+            event_type: {type: string}
+            "public_incident.incident_updated_v2":
+              type: object
+              properties:
+                incident_id: {type: string}
+                incident_status: {type: string}
+                incident_role_assignments: {type: array, items: {type: object}}
+        validate: async
         handlers: [incident-lead]
 `
 

@@ -135,24 +135,31 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("receipt: status %s, event type %q", r.Status, r.EventType)
 	}
 
-	// Triage is skipped on purpose: acknowledged, nothing announced.
-	if st, _ := e.post(DefaultSecret, now, incidentJSON("triage", leadAda)); st != 204 {
-		t.Fatalf("triage delivery = %d", st)
+	// Triage and live are skipped on purpose by the route's filter: stored
+	// as filtered at ingest, never dispatched, nothing announced.
+	for _, status := range []string{"triage", "live"} {
+		if st, _ := e.post(DefaultSecret, now, incidentJSON(status, leadAda)); st != 204 {
+			t.Fatalf("%s delivery = %d", status, st)
+		}
+		if r := e.latest(); r.Status != hookgate.StatusFiltered || r.EventType != EventUpdated {
+			t.Fatalf("%s receipt: %s %q", status, r.Status, r.EventType)
+		}
 	}
 	e.drain()
 	if got := e.announcements(); len(got) != 1 {
-		t.Fatalf("triage was announced: %q", got)
+		t.Fatalf("triage or live was announced: %q", got)
 	}
-	if r := e.latest(); r.Status != hookgate.StatusAcknowledged {
-		t.Fatalf("triage receipt: %s", r.Status)
+	if r := e.latest(); r.Status != hookgate.StatusFiltered || len(r.Attempts) != 0 {
+		t.Fatalf("live receipt after dispatch: %s, %d attempts", r.Status, len(r.Attempts))
 	}
 
-	// The event type is right but the incident is missing: not retryable, dead.
+	// The event type is right but the incident is missing: the route's
+	// schema sends it to dead with the error, before the handler.
 	if st, _ := e.post(DefaultSecret, now, `{"event_type":"public_incident.incident_updated_v2"}`); st != 204 {
 		t.Fatalf("schema-invalid delivery = %d", st)
 	}
 	e.drain()
-	if r := e.latest(); r.Status != hookgate.StatusDead || !strings.Contains(r.Reason, "not retryable") || !strings.Contains(r.Reason, EventUpdated) {
+	if r := e.latest(); r.Status != hookgate.StatusDead || !strings.Contains(r.Reason, "validation_failed") || !strings.Contains(r.Reason, EventUpdated) {
 		t.Fatalf("invalid receipt: status %s reason %q", r.Status, r.Reason)
 	}
 

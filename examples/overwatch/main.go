@@ -1,8 +1,10 @@
 // Command overwatch embeds hookgate in a Go program for seed 002: one
 // connection per monitoring integration at /webhooks/{platform}/{integration_id},
-// HMAC-SHA256 signatures with a timestamp replay check, a JSON 200 answer
-// as soon as the alert is stored, and a Go handler that validates the
-// Datadog alert and turns it into an incident in the background.
+// HMAC-SHA256 signatures with a timestamp replay check, the alert checked
+// against the seed's payload schema at the door (400 with the errors), a
+// JSON 200 answer with the alert and integration ids as soon as it is
+// stored, deduplication on the alert id, and in the background a jq
+// transform that turns the alert into an incident for a Go handler to keep.
 //
 //	go run ./examples/overwatch
 package main
@@ -52,6 +54,12 @@ const alertHandlerName = "datadog-incident"
 // across types), the type is "overwatch-{platform}", and the seed's path
 // /webhooks/{platform}/{integration_id} is its alias. A request for an id
 // that exists under another platform is answered 400, an unknown id 404.
+//
+// Datadog integrations route to the Go handler through the seed's payload
+// rules, in configuration: alert.schema.json checked synchronously (an
+// invalid alert is answered 400 validation_failed with its errors and
+// never stored for dispatch), and incident.jq, which builds the incident
+// the handler gets.
 func buildConfig(integrations []Integration) *config.Config {
 	cfg := config.Default()
 	cfg.Listen = envOr("HOOKGATE_LISTEN", ":8080")
@@ -67,10 +75,21 @@ func buildConfig(integrations []Integration) *config.Config {
 			SignatureHeader: "X-Signature",
 			TimestampHeader: "X-Timestamp", // unix seconds, inside the 300 s replay window
 			EventType:       "body:alert_type",
-			Response:        &hookgate.Response{Status: 200, Body: "json"},
+			// A resent alert is a duplicate by its id, whatever else changed.
+			Nonce: "body:id",
+			// The seed's SuccessResponse data: {integration_id, alert_id}.
+			Response: &hookgate.Response{Status: 200, Body: "json", Fields: map[string]string{
+				"integration_id": "connection:name",
+				"alert_id":       "body:id",
+			}},
 		}
 		if in.Platform == "datadog" {
-			c.Routes = []hookgate.Route{{Handlers: []string{alertHandlerName}}}
+			c.Routes = []hookgate.Route{{
+				Schema:    &hookgate.RouteSchema{Inline: alertSchema},
+				Validate:  "sync",
+				Transform: incidentTransform,
+				Handlers:  []string{alertHandlerName},
+			}}
 		}
 		cfg.Connections = append(cfg.Connections, c)
 	}

@@ -7,11 +7,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -107,23 +109,34 @@ func (e *e2e) receipt(id string) *hookgate.Receipt {
 }
 
 // accepted posts an alert that must be accepted, checks the seed's
-// SuccessResponse and returns the receipt id.
+// SuccessResponse (data: integration_id and alert_id) and returns the
+// receipt id.
 func (e *e2e) accepted(integration, secret, body string) string {
 	t := e.t
 	t.Helper()
 	st, b := e.alert(integration, secret, e.clock.Now(), body)
 	var out struct {
-		Success bool   `json:"success"`
-		Message string `json:"message"`
-		Data    struct {
-			Connection string `json:"connection"`
-			ReceiptID  string `json:"receipt_id"`
-		} `json:"data"`
+		Success bool              `json:"success"`
+		Message string            `json:"message"`
+		Data    map[string]string `json:"data"`
 	}
-	if st != 200 || json.Unmarshal(b, &out) != nil || !out.Success || out.Message != "Webhook received successfully" || out.Data.ReceiptID == "" {
-		t.Fatalf("answer = %d %s, want 200 with success true", st, b)
+	var in struct{ ID string }
+	_ = json.Unmarshal([]byte(body), &in)
+	want := map[string]string{"integration_id": integration, "alert_id": in.ID}
+	if st != 200 || json.Unmarshal(b, &out) != nil || !out.Success || out.Message != "Webhook received successfully" || !reflect.DeepEqual(out.Data, want) {
+		t.Fatalf("answer = %d %s, want 200 with success true and data %v", st, b, want)
 	}
-	return out.Data.ReceiptID
+	return e.latest(integration).ID
+}
+
+// latest is the newest receipt of an integration.
+func (e *e2e) latest(integration string) *hookgate.Receipt {
+	e.t.Helper()
+	rs, _, err := e.gw.Store().Receipts(context.Background(), hookgate.ReceiptFilter{Connection: integration, Limit: 1})
+	if err != nil || len(rs) == 0 {
+		e.t.Fatalf("receipts of %s: %v (%d)", integration, err, len(rs))
+	}
+	return e.receipt(rs[0].ID)
 }
 
 const ddSecret = "dd-prod-webhook-secret"
@@ -162,15 +175,51 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("receipt: %s %q", r.Status, r.EventType)
 	}
 
-	// An invalid alert is accepted (200: it is stored), then goes dead with
-	// the validation errors, without being retried.
-	bad := `{"id":"alert-789","alert_name":"Disk","alert_type":"error","alert_status":"triggered","severity":"urgent","link":"javascript:alert(1)"}`
-	id = e.accepted("dd-staging", "dd-staging-webhook-secret", bad)
-	e.drain()
-	r := e.receipt(id)
-	if r.Status != hookgate.StatusDead || !strings.Contains(r.Reason, "Invalid severity: urgent") || !strings.Contains(r.Reason, "link: must be a valid URL") || len(r.Attempts) != 1 {
-		t.Fatalf("invalid alert: status %s, reason %q, %d attempts", r.Status, r.Reason, len(r.Attempts))
+	// The same alert again, even with other bytes, is a duplicate by its
+	// id: answered 200 as before, no second incident.
+	resent := `{"id":"alert-456","alert_name":"Test Alert","alert_type":"error","alert_status":"triggered","severity":"high","tags":["env:prod"],"message":"resent"}`
+	e.accepted("dd-prod", ddSecret, resent)
+	if r := e.latest("dd-prod"); r.Status != hookgate.StatusDuplicate || r.DuplicateOf != id {
+		t.Fatalf("resent alert: %s (duplicate of %q), want a duplicate of %s", r.Status, r.DuplicateOf, id)
 	}
+	e.drain()
+	if got := e.handler.Incidents.ByExternalID("alert-456"); len(got) != 1 {
+		t.Fatalf("a duplicate alert made another incident: %+v", got)
+	}
+
+	// The seed's own example payloads carry no alert_status: accepted.
+	for _, body := range []string{
+		`{"id":"123","alert_name":"Test Alert","alert_type":"error","severity":"high"}`,
+		`{"id":"alert-123","alert_name":"High CPU Usage","alert_type":"error","severity":"critical","message":"CPU usage above 90%"}`,
+	} {
+		e.accepted("dd-prod", ddSecret, body)
+	}
+	e.drain()
+	if got := e.handler.Incidents.ByExternalID("alert-123"); len(got) != 1 || got[0].Severity != SeverityCritical || got[0].Description != "CPU usage above 90%" {
+		t.Fatalf("seed example incident = %+v", got)
+	}
+
+	// An invalid alert is refused at the door with every error, recorded
+	// as rejected, and never dispatched.
+	bad := `{"id":"alert-789","alert_name":"Disk","alert_type":"error","alert_status":"triggered","severity":"urgent","link":"javascript:alert(1)"}`
+	st, b := e.alert("dd-staging", "dd-staging-webhook-secret", now, bad)
+	var refused struct {
+		Error   string
+		Message string
+		Errors  []struct{ Path, Message string }
+	}
+	if err := json.Unmarshal(b, &refused); st != 400 || err != nil || refused.Error != "validation_failed" || len(refused.Errors) != 2 {
+		t.Fatalf("invalid alert = %d %s, want 400 validation_failed with 2 errors", st, b)
+	}
+	paths := []string{refused.Errors[0].Path, refused.Errors[1].Path}
+	if !(paths[0] == "/link" && paths[1] == "/severity" || paths[0] == "/severity" && paths[1] == "/link") {
+		t.Fatalf("error paths = %q, want /severity and /link", paths)
+	}
+	r := e.latest("dd-staging")
+	if r.Status != hookgate.StatusRejected || r.Reason != "validation_failed" || !strings.Contains(string(r.Trace), "/severity") {
+		t.Fatalf("invalid alert receipt: %s %q %s", r.Status, r.Reason, r.Trace)
+	}
+	e.drain()
 	if len(e.handler.Incidents.ByExternalID("alert-789")) != 0 {
 		t.Fatal("an invalid alert made an incident")
 	}
@@ -179,13 +228,18 @@ func TestEndToEnd(t *testing.T) {
 // TestCircuitBreaker: ten failures in a row open the handler's circuit
 // (hookgate's, SPEC §4.2); its alerts are kept and wait an hour without
 // spending an attempt, then one goes and its success closes the circuit.
+// Invalid alerts are refused at the door, so the failures are the seed's
+// other kind: the incident table (its database) is down.
 func TestCircuitBreaker(t *testing.T) {
 	e := startExample(t)
+	e.handler.Incidents.SetUnavailable(errors.New("database is down"))
 	for i := range 10 {
-		body := `{"id":"x` + strconv.Itoa(i) + `"}` // fails validation
+		body := `{"id":"x` + strconv.Itoa(i) + `","alert_name":"n","alert_type":"error"}`
 		e.accepted("dd-prod", ddSecret, body)
+		e.drain()
 	}
 	e.drain()
+	e.handler.Incidents.SetUnavailable(nil)
 	if st := e.circuit(); st.State != "open" || st.ConsecutiveFailures != 10 {
 		t.Fatalf("after 10 failures the circuit is %+v, want open", st)
 	}
