@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -211,6 +212,31 @@ func (d *Dispatcher) circuitChanged(ctx context.Context, before, after hookgate.
 	}
 	if d.OnCircuit != nil {
 		d.OnCircuit(hookgate.CircuitChange{From: from, CircuitStatus: after, At: now})
+	}
+}
+
+// deferredForCircuit runs after a deferral is committed: a receipt that
+// was found waiting for a circuit which has closed since (a probe of the
+// same claim succeeded while it was being deferred) may have been written
+// after the closing circuit woke the waiting ones, so it is woken now. The
+// check follows the commit, so a circuit that closes later wakes it itself.
+func (d *Dispatcher) deferredForCircuit(ctx context.Context, c hookgate.Completion) {
+	if !c.Deferred {
+		return
+	}
+	name, ok := strings.CutPrefix(c.Reason, "waiting for handler ")
+	if !ok {
+		return
+	}
+	if name, ok = strings.CutSuffix(name, ": its circuit is open"); !ok {
+		return
+	}
+	b := d.breaker(name)
+	b.mu.Lock()
+	closed := b.st.State == hookgate.CircuitClosed || b.st.State == ""
+	b.mu.Unlock()
+	if closed {
+		d.wakeWaiting(ctx, name, d.Now())
 	}
 }
 

@@ -246,6 +246,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			rn := names(r)
 			if d.complete(work, ctx, rn, c) {
 				d.processed(rn, c, began)
+				d.deferredForCircuit(work, c)
 			}
 			d.drop(r.ID)
 		}()
@@ -434,6 +435,7 @@ func (d *Dispatcher) Process(ctx context.Context, r *hookgate.Receipt) {
 	rn, c := names(r), d.attempt(ctx, r, nil, 0)
 	if d.complete(ctx, ctx, rn, c) {
 		d.processed(rn, c, began)
+		d.deferredForCircuit(ctx, c)
 	}
 }
 
