@@ -11,10 +11,12 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"sort"
 	"strings"
 	"time"
 
 	"github.com/hookgate/hookgate"
+	"github.com/hookgate/hookgate/handler/placeholder"
 	"github.com/hookgate/hookgate/verify"
 )
 
@@ -28,17 +30,49 @@ const (
 
 // Sender posts receipts to URL.
 type Sender struct {
-	URL     string
-	Headers map[string]string
+	URL string
 	// Signer signs with Standard Webhooks headers; nil sends unsigned.
 	Signer *verify.Verifier
 	Client *http.Client
 	Now    func() time.Time
+
+	headers []header // the configured headers, parsed once
 }
 
-// New builds a Sender. signingSecret may be empty (no signature).
+// header is one configured header; its value may hold placeholders
+// ({{event_type}}, {{header:Name}}, …; see package placeholder).
+type header struct {
+	name  string
+	value *placeholder.Template
+}
+
+// MaxReplyBody bounds how much of a destination's answer is kept as the
+// reply (SPEC §4.2 job results); the rest is read and dropped.
+const MaxReplyBody = 64 << 10
+
+// New builds a Sender. headers are extra request headers whose values may
+// use placeholders; a bad name or placeholder is an error. signingSecret may
+// be empty (no signature).
 func New(url string, headers map[string]string, signingSecret string, client *http.Client, now func() time.Time) (*Sender, error) {
-	s := &Sender{URL: url, Headers: headers, Client: client, Now: now}
+	s := &Sender{URL: url, Client: client, Now: now}
+	names := make([]string, 0, len(headers))
+	for k := range headers {
+		names = append(names, k)
+	}
+	sort.Strings(names) // one order, so a request is the same on every try
+	for _, k := range names {
+		if !validName(k) {
+			return nil, fmt.Errorf("headers: %q is not a valid header name", k)
+		}
+		t, err := placeholder.Parse(headers[k])
+		if err != nil {
+			return nil, fmt.Errorf("headers: %s: %w", k, err)
+		}
+		if v, ok := t.Static(); ok && strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f }) {
+			return nil, fmt.Errorf("headers: %s: the value holds control characters a header cannot carry", k)
+		}
+		s.headers = append(s.headers, header{name: http.CanonicalHeaderKey(k), value: t})
+	}
 	if signingSecret != "" {
 		v, err := verify.New(verify.Config{Auth: "svix", Secrets: []verify.Secret{{ID: "hookgate", Value: signingSecret}}})
 		if err != nil {
@@ -49,15 +83,34 @@ func New(url string, headers map[string]string, signingSecret string, client *ht
 	return s, nil
 }
 
-// maxErrorBody bounds how much of an error answer is read into the attempt.
-const maxErrorBody = 512
+// validName reports whether k is an HTTP header name (an RFC 9110 token).
+func validName(k string) bool {
+	if k == "" {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
 
-// Send posts the body. 2xx is success; 408, 429, 5xx and transport errors
-// are retried; any other status is final (the destination refused it).
+// Send posts the body; see SendReply.
 func (s *Sender) Send(ctx context.Context, r *hookgate.Receipt) (int, bool, error) {
+	reply, retry, err := s.SendReply(ctx, r)
+	return reply.StatusCode, retry, err
+}
+
+// SendReply posts the body and returns the destination's answer: its
+// status, content type and body (the first MaxReplyBody bytes). 2xx is
+// success; 408, 429, 5xx and transport errors are retried; any other status
+// is final (the destination refused it).
+func (s *Sender) SendReply(ctx context.Context, r *hookgate.Receipt) (hookgate.Reply, bool, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.URL, bytes.NewReader(r.Body))
 	if err != nil {
-		return 0, false, fmt.Errorf("build request: %w", err)
+		return hookgate.Reply{}, false, fmt.Errorf("build request: %w", err)
 	}
 	ct := r.Headers.Get("Content-Type")
 	if ct == "" {
@@ -65,8 +118,11 @@ func (s *Sender) Send(ctx context.Context, r *hookgate.Receipt) (int, bool, erro
 	}
 	req.Header.Set("Content-Type", ct)
 	req.Header.Set("User-Agent", "hookgate")
-	for k, v := range s.Headers {
-		req.Header.Set(k, v)
+	if len(s.headers) > 0 {
+		fields := placeholder.For(r)
+		for _, h := range s.headers {
+			req.Header[h.name] = []string{h.value.Expand(fields)}
+		}
 	}
 	req.Header.Set(HeaderReceiptID, r.ID)
 	req.Header.Set(HeaderIdempotencyKey, r.IdempotencyKey)
@@ -77,7 +133,7 @@ func (s *Sender) Send(ctx context.Context, r *hookgate.Receipt) (int, bool, erro
 		// destination can deduplicate on webhook-id as well.
 		req.Header.Set("webhook-id", r.ID)
 		if err := s.Signer.Sign(&verify.Request{Method: http.MethodPost, URL: req.URL, Header: req.Header, Body: r.Body, Now: s.Now()}, 0); err != nil {
-			return 0, false, fmt.Errorf("sign request: %w", err)
+			return hookgate.Reply{}, false, fmt.Errorf("sign request: %w", err)
 		}
 	}
 	resp, err := s.Client.Do(req)
@@ -88,23 +144,28 @@ func (s *Sender) Send(ctx context.Context, r *hookgate.Receipt) (int, bool, erro
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return 0, true, fmt.Errorf("post %s: %w", redactURL(s.URL), err)
+		return hookgate.Reply{}, true, fmt.Errorf("post %s: %w", redactURL(s.URL), err)
 	}
 	defer resp.Body.Close()
-	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	reply := hookgate.Reply{StatusCode: resp.StatusCode, ContentType: resp.Header.Get("Content-Type")}
+	reply.Body, err = io.ReadAll(io.LimitReader(resp.Body, MaxReplyBody))
+	if err != nil && resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		// The destination said yes; its reply was cut short. Keep what came.
+		err = nil
+	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20)) // reuse the connection
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		return resp.StatusCode, false, nil
+		return reply, false, nil
 	}
 	retry := resp.StatusCode == http.StatusRequestTimeout || resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500
-	msg := strings.TrimSpace(string(snippet))
+	msg := strings.TrimSpace(string(reply.Body[:min(len(reply.Body), 512)]))
 	if len(msg) > 200 {
 		msg = msg[:200] + "…"
 	}
 	if msg == "" {
-		return resp.StatusCode, retry, fmt.Errorf("destination answered %d with an empty body", resp.StatusCode)
+		return reply, retry, fmt.Errorf("destination answered %d with an empty body", resp.StatusCode)
 	}
-	return resp.StatusCode, retry, fmt.Errorf("destination answered %d: %s", resp.StatusCode, msg)
+	return reply, retry, fmt.Errorf("destination answered %d: %s", resp.StatusCode, msg)
 }
 
 // redactURL drops userinfo and query from a URL for error messages.
