@@ -51,7 +51,7 @@ func TestParseErrors(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]string{
 		"{{receipt}}":         "unknown placeholder {{receipt}}",
-		"{{event_type":       "without a closing",
+		"{{event_type":        "without a closing",
 		"{{header:}}":         "use header:Name or body:path",
 		"{{env:HOME}}":        "use header:Name or body:path",
 		"{{ .Body }}":         "unknown placeholder",
