@@ -207,26 +207,12 @@ func (s *Sender) environ(r *hookgate.Receipt, fields *placeholder.Fields) []stri
 	ct := r.Headers.Get("Content-Type")
 	return append(env,
 		EnvReceiptID+"="+r.ID,
-		EnvIdempotencyKey+"="+clean(r.IdempotencyKey),
-		EnvEventType+"="+clean(r.EventType),
+		EnvIdempotencyKey+"="+placeholder.Clean(r.IdempotencyKey),
+		EnvEventType+"="+placeholder.Clean(r.EventType),
 		EnvConnection+"="+r.Connection,
 		EnvConnectionType+"="+r.ConnectionType,
-		EnvContentType+"="+clean(ct),
+		EnvContentType+"="+placeholder.Clean(ct),
 	)
-}
-
-// clean drops what an environment variable cannot hold (NUL) or should not
-// (other control characters), as placeholders do.
-func clean(v string) string {
-	if strings.IndexFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }) < 0 {
-		return v
-	}
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, v)
 }
 
 // sniff names the reply's content type: JSON when stdout is a JSON
@@ -288,5 +274,5 @@ func (t *tail) suffix() string {
 	if s == "" {
 		return ""
 	}
-	return ": " + clean(s)
+	return ": " + placeholder.Clean(s)
 }

@@ -129,7 +129,7 @@ func (t *Template) Expand(f *Fields) string {
 			b.WriteString(p.text)
 			continue
 		}
-		writeClean(&b, f.value(p))
+		b.WriteString(Clean(f.value(p)))
 		if b.Len() >= MaxLen {
 			break
 		}
@@ -176,21 +176,21 @@ func (f *Fields) Envelope() rules.Envelope {
 	return f.env
 }
 
-// writeClean writes v with each control character replaced by a space.
-func writeClean(b *strings.Builder, v string) {
+// Clean returns v with each control character replaced by a space, so it
+// can go into a header (HTTP, NATS, Kafka) or an environment variable
+// without splitting or cutting it. It allocates only when it changes v.
+func Clean(v string) string {
 	for i := 0; i < len(v); i++ {
 		if c := v[i]; c < 0x20 || c == 0x7f {
-			b.WriteString(v[:i])
-			for _, r := range v[i:] {
+			return strings.Map(func(r rune) rune {
 				if r < 0x20 || r == 0x7f {
-					r = ' '
+					return ' '
 				}
-				b.WriteRune(r)
-			}
-			return
+				return r
+			}, v)
 		}
 	}
-	b.WriteString(v)
+	return v
 }
 
 // cut shortens s to at most n bytes without splitting a UTF-8 sequence.
