@@ -45,7 +45,6 @@ const (
 type Sender struct {
 	url     string
 	subject string
-	now     func() time.Time
 
 	mu      sync.Mutex
 	nc      *nats.Conn
@@ -57,7 +56,7 @@ type Sender struct {
 
 // New checks the handler's url (nats://, tls://, or several joined by
 // commas) and subject (a literal subject: no wildcards, no empty tokens).
-func New(h hookgate.HandlerConfig, now func() time.Time) (*Sender, error) {
+func New(h hookgate.HandlerConfig) (*Sender, error) {
 	if h.URL == "" {
 		return nil, errors.New("url is required (e.g. nats://127.0.0.1:4222)")
 	}
@@ -70,10 +69,7 @@ func New(h hookgate.HandlerConfig, now func() time.Time) (*Sender, error) {
 	if err := checkSubject(h.Subject); err != nil {
 		return nil, err
 	}
-	if now == nil {
-		now = time.Now
-	}
-	return &Sender{url: h.URL, subject: h.Subject, now: now}, nil
+	return &Sender{url: h.URL, subject: h.Subject}, nil
 }
 
 func checkSubject(s string) error {
@@ -144,10 +140,10 @@ func (s *Sender) conn() (jetstream.JetStream, error) {
 	if s.nc != nil && !s.nc.IsClosed() {
 		return s.js, nil
 	}
-	if s.lastErr != nil && s.now().Sub(s.lastTry) < redialAfter {
+	if s.lastErr != nil && time.Since(s.lastTry) < redialAfter {
 		return nil, s.lastErr
 	}
-	s.lastTry = s.now()
+	s.lastTry = time.Now() // real time: pacing dials is not part of what a test clock drives
 	nc, err := nats.Connect(s.url,
 		nats.Name("hookgate"),
 		nats.Timeout(dialTimeout),

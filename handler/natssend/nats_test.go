@@ -72,7 +72,7 @@ func receipt(n string) *hookgate.Receipt {
 
 func newSender(t testing.TB, url, subject string) *Sender {
 	t.Helper()
-	s, err := New(hookgate.HandlerConfig{Name: "bus", Type: "nats", URL: url, Subject: subject}, nil)
+	s, err := New(hookgate.HandlerConfig{Name: "bus", Type: "nats", URL: url, Subject: subject})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,7 +256,7 @@ func TestNewRejects(t *testing.T) {
 		{"nats://127.0.0.1:4222", "a..b", "literal subject"},
 		{"nats://127.0.0.1:4222", "a b", "literal subject"},
 	} {
-		_, err := New(hookgate.HandlerConfig{URL: tt.url, Subject: tt.subject}, nil)
+		_, err := New(hookgate.HandlerConfig{URL: tt.url, Subject: tt.subject})
 		if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "s3cret") {
 			t.Errorf("New(%q, %q) = %v, want an error containing %q", tt.url, tt.subject, err, tt.want)
 		}
