@@ -210,7 +210,7 @@ func (g *Gateway) rebuildLocked(ctx context.Context) error {
 	if len(errs) > 0 {
 		return fmt.Errorf("invalid configuration: %w", errors.Join(errs...))
 	}
-	g.snap.Store(snap)
+	g.swapSnapshot(snap)
 	return nil
 }
 
@@ -359,8 +359,10 @@ func (g *Gateway) Run(ctx context.Context) error {
 // Metrics returns the gateway's metrics (served at /metrics on the admin listener).
 func (g *Gateway) Metrics() *metrics.Metrics { return g.metrics }
 
-// Close releases storage opened by New.
+// Close closes the handlers' broker connections and releases storage
+// opened by New.
 func (g *Gateway) Close() error {
+	g.closeDestinations()
 	if g.ownStore {
 		return g.store.Close()
 	}

@@ -14,7 +14,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/hookgate/hookgate"
-	"github.com/hookgate/hookgate/handler/internal/tcpproxy"
+	"github.com/hookgate/hookgate/internal/tcpproxy"
 )
 
 // brokerURL is the real RabbitMQ of HOOKGATE_TEST_RABBITMQ_URL.

@@ -18,7 +18,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hookgate/hookgate"
-	"github.com/hookgate/hookgate/handler/internal/tcpproxy"
+	"github.com/hookgate/hookgate/internal/tcpproxy"
 )
 
 // serverURL is the real NATS server of HOOKGATE_TEST_NATS_URL.

@@ -15,7 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hookgate/hookgate"
-	"github.com/hookgate/hookgate/handler/internal/tcpproxy"
+	"github.com/hookgate/hookgate/internal/tcpproxy"
 )
 
 // serverURL is the real Redis of HOOKGATE_TEST_REDIS_URL.

@@ -20,6 +20,7 @@ type Proxy struct {
 	down     bool
 	conns    map[net.Conn]struct{}
 	accepted int
+	open     int
 	wg       sync.WaitGroup
 }
 
@@ -58,6 +59,13 @@ func (p *Proxy) Up() {
 	p.mu.Unlock()
 }
 
+// Open counts the client connections open now.
+func (p *Proxy) Open() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.open
+}
+
 // Accepted counts the connections forwarded so far.
 func (p *Proxy) Accepted() int {
 	p.mu.Lock()
@@ -79,6 +87,7 @@ func (p *Proxy) serve() {
 			continue
 		}
 		p.accepted++
+		p.open++
 		p.conns[c] = struct{}{}
 		p.wg.Add(1)
 		p.mu.Unlock()
@@ -88,7 +97,12 @@ func (p *Proxy) serve() {
 
 func (p *Proxy) forward(c net.Conn) {
 	defer p.wg.Done()
-	defer p.drop(c)
+	defer func() {
+		p.drop(c)
+		p.mu.Lock()
+		p.open--
+		p.mu.Unlock()
+	}()
 	up, err := net.Dial("tcp", p.target)
 	if err != nil {
 		return
