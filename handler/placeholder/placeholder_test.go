@@ -106,3 +106,32 @@ func BenchmarkExpand(b *testing.B) {
 		_ = tmpl.Expand(For(r))
 	}
 }
+
+// FuzzTemplate: any configured string either fails to parse or expands,
+// from any receipt, to a bounded value without control characters.
+func FuzzTemplate(f *testing.F) {
+	f.Add("{{event_type}}", "x\r\ny", `{"a":"b"}`)
+	f.Add("a {{body:a}} {{header:X}}", "v", `{"a":"\u0000"}`)
+	f.Add("{{", "", "")
+	f.Fuzz(func(t *testing.T, tmpl, header, body string) {
+		parsed, err := Parse(tmpl)
+		if err != nil {
+			return
+		}
+		r := receipt()
+		r.Headers.Set("X", header)
+		r.Body = []byte(body)
+		out := parsed.Expand(For(r))
+		if len(out) > MaxLen && len(out) > len(tmpl) {
+			t.Fatalf("expanded to %d bytes", len(out))
+		}
+		for _, p := range parsed.parts {
+			if p.field == "" && strings.ContainsAny(p.text, "\r\n\x00") {
+				return // the literal itself carries them
+			}
+		}
+		if strings.ContainsAny(out, "\r\n\x00") {
+			t.Fatalf("control character in %q", out)
+		}
+	})
+}
