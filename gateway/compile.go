@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -38,6 +39,8 @@ type compiledHandler struct {
 	// source says where the handler is defined: sourceFile, sourceCode,
 	// sourceAPI or sourceBuiltin (handlers.go).
 	source string
+	// closer ends the connection of a broker handler (destinations.go).
+	closer io.Closer
 }
 
 var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$`)
@@ -195,10 +198,16 @@ func (g *Gateway) compileHandler(cfg *config.Config, h hookgate.HandlerConfig) (
 			return nil, fmt.Errorf("type %s: no Go handler is registered under this name (gateway.Options.Handlers or Gateway.Handle)", goHandlerType)
 		}
 		ch.sender = sender
+	case "exec", "nats", "rabbitmq", "redis", "kafka":
+		sender, closer, err := g.destination(h)
+		if err != nil {
+			return nil, err
+		}
+		ch.sender, ch.closer = sender, closer
 	case "":
-		return nil, fmt.Errorf("type is required (log, http)")
+		return nil, fmt.Errorf("type is required (%s)", handlerTypes)
 	default:
-		return nil, fmt.Errorf("handler type %q is not available in this version (available: log, http, and Go functions registered in code)", h.Type)
+		return nil, fmt.Errorf("handler type %q is not available in this version (available: %s, and Go functions registered in code)", h.Type, handlerTypes)
 	}
 	if h.RateLimit < 0 {
 		return nil, fmt.Errorf("rate_limit must not be negative (0 means no limit)")

@@ -329,7 +329,7 @@ func (g *Gateway) rebuildLocked(ctx context.Context) error {
 	if len(errs) > 0 {
 		return fmt.Errorf("invalid configuration: %w", errors.Join(errs...))
 	}
-	g.snap.Store(snap)
+	g.swapSnapshot(snap)
 	g.storedSum = stored.sum()
 	return nil
 }
@@ -488,7 +488,8 @@ func (g *Gateway) Run(ctx context.Context) error {
 // Metrics returns the gateway's metrics (served at /metrics on the admin listener).
 func (g *Gateway) Metrics() *metrics.Metrics { return g.metrics }
 
-// Close exports the spans still buffered and releases storage opened by New.
+// Close exports the spans still buffered, closes the handlers' broker
+// connections and releases storage opened by New.
 func (g *Gateway) Close() error {
 	if g.tracer != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -497,6 +498,7 @@ func (g *Gateway) Close() error {
 		}
 		cancel()
 	}
+	g.closeDestinations()
 	if g.ownStore {
 		return g.store.Close()
 	}

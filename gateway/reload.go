@@ -36,7 +36,7 @@ func (g *Gateway) Reload(ctx context.Context, next *config.Config) (restartOnly 
 		return nil, fmt.Errorf("invalid configuration: %w", errors.Join(errs...))
 	}
 	g.live = next
-	g.snap.Store(snap)
+	g.swapSnapshot(snap)
 	g.storeDestinations(next)
 	return boundAtStart(g.cfg, next), nil
 }

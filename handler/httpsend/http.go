@@ -11,10 +11,12 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"sort"
 	"strings"
 	"time"
 
 	"github.com/hookgate/hookgate"
+	"github.com/hookgate/hookgate/handler/placeholder"
 	"github.com/hookgate/hookgate/tracing"
 	"github.com/hookgate/hookgate/verify"
 )
@@ -29,8 +31,7 @@ const (
 
 // Sender posts receipts to URL.
 type Sender struct {
-	URL     string
-	Headers map[string]string
+	URL string
 	// Signer signs with Standard Webhooks headers; nil sends unsigned.
 	Signer *verify.Verifier
 	Client *http.Client
@@ -38,13 +39,42 @@ type Sender struct {
 	// MaxReply bounds the reply body read for SendReply; the dispatcher
 	// keeps at most as much. 0 means 64 KiB.
 	MaxReply int64
+
+	headers []header // the configured headers, parsed once
+}
+
+// header is one configured header; its value may hold placeholders
+// ({{event_type}}, {{header:Name}}, …; see package placeholder).
+type header struct {
+	name  string
+	value *placeholder.Template
 }
 
 var _ hookgate.Replier = (*Sender)(nil)
 
-// New builds a Sender. signingSecret may be empty (no signature).
+// New builds a Sender. headers are extra request headers whose values may
+// use placeholders; a bad name or placeholder is an error. signingSecret may
+// be empty (no signature).
 func New(url string, headers map[string]string, signingSecret string, client *http.Client, now func() time.Time) (*Sender, error) {
-	s := &Sender{URL: url, Headers: headers, Client: client, Now: now}
+	s := &Sender{URL: url, Client: client, Now: now}
+	names := make([]string, 0, len(headers))
+	for k := range headers {
+		names = append(names, k)
+	}
+	sort.Strings(names) // one order, so a request is the same on every try
+	for _, k := range names {
+		if !validName(k) {
+			return nil, fmt.Errorf("headers: %q is not a valid header name", k)
+		}
+		t, err := placeholder.Parse(headers[k])
+		if err != nil {
+			return nil, fmt.Errorf("headers: %s: %w", k, err)
+		}
+		if v, ok := t.Static(); ok && strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f }) {
+			return nil, fmt.Errorf("headers: %s: the value holds control characters a header cannot carry", k)
+		}
+		s.headers = append(s.headers, header{name: http.CanonicalHeaderKey(k), value: t})
+	}
 	if signingSecret != "" {
 		v, err := verify.New(verify.Config{Auth: "svix", Secrets: []verify.Secret{{ID: "hookgate", Value: signingSecret}}})
 		if err != nil {
@@ -54,6 +84,24 @@ func New(url string, headers map[string]string, signingSecret string, client *ht
 	}
 	return s, nil
 }
+
+// validName reports whether k is an HTTP header name (an RFC 9110 token).
+func validName(k string) bool {
+	if k == "" {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// MaxReplyBody is the reply body kept by default (SPEC §4.2 job results;
+// webhooks.max_reply_bytes sets MaxReply).
+const MaxReplyBody = 64 << 10
 
 // maxErrorBody bounds how much of an error answer is read into the attempt.
 const maxErrorBody = 512
@@ -80,8 +128,11 @@ func (s *Sender) SendReply(ctx context.Context, r *hookgate.Receipt) (hookgate.R
 	}
 	req.Header.Set("Content-Type", ct)
 	req.Header.Set("User-Agent", "hookgate")
-	for k, v := range s.Headers {
-		req.Header.Set(k, v)
+	if len(s.headers) > 0 {
+		fields := placeholder.For(r)
+		for _, h := range s.headers {
+			req.Header[h.name] = []string{h.value.Expand(fields)}
+		}
 	}
 	req.Header.Set(HeaderReceiptID, r.ID)
 	req.Header.Set(HeaderIdempotencyKey, r.IdempotencyKey)
@@ -113,7 +164,7 @@ func (s *Sender) SendReply(ctx context.Context, r *hookgate.Receipt) (hookgate.R
 	defer resp.Body.Close()
 	limit := s.MaxReply
 	if limit <= 0 {
-		limit = 64 << 10
+		limit = MaxReplyBody
 	}
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20)) // reuse the connection

@@ -120,8 +120,10 @@ func TestSendKeepsTheContentType(t *testing.T) {
 	d := newDestination(t, http.StatusNoContent, "")
 	r := receipt()
 	r.Headers.Set("Content-Type", "application/x-www-form-urlencoded")
-	s := newSender(t, d.srv.URL, "")
-	s.Headers[HeaderReceiptID] = "forged"
+	s, err := New(d.srv.URL, map[string]string{HeaderReceiptID: "forged"}, "", &http.Client{}, func() time.Time { return now })
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, _, err := s.Send(context.Background(), r); err != nil {
 		t.Fatal(err)
 	}
@@ -227,5 +229,117 @@ func TestSendTimeout(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("Send ignored its context's deadline")
+	}
+}
+
+// TestSendHeaderTemplates: configured header values are filled from the
+// receipt; a value taken from the body cannot split the header.
+func TestSendHeaderTemplates(t *testing.T) {
+	t.Parallel()
+	d := newDestination(t, http.StatusOK, "ok")
+	r := receipt()
+	r.Headers.Set("X-Shop", "eu-1")
+	r.Body = []byte(`{"type":"order.paid","data":{"id":"o_7","evil":"x\r\nX-Injected: 1"}}`)
+	s, err := New(d.srv.URL, map[string]string{
+		"X-Route":   "{{connection}}/{{event_type}}",
+		"X-Dedupe":  "{{idempotency_key}}",
+		"X-Origin":  "shop={{header:X-Shop}}",
+		"X-Order":   "{{body:data.id}}",
+		"X-Evil":    "{{body:data.evil}}",
+		"X-Receipt": "r-{{ receipt_id }}",
+		"X-Fixed":   "static",
+	}, "", &http.Client{}, func() time.Time { return now })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Send(context.Background(), r); err != nil {
+		t.Fatal(err)
+	}
+	h := d.got[0].Header
+	for name, want := range map[string]string{
+		"X-Route": "primary/order.paid", "X-Dedupe": r.IdempotencyKey, "X-Origin": "shop=eu-1", "X-Order": "o_7",
+		"X-Evil": "x  X-Injected: 1", "X-Receipt": "r-" + r.ID, "X-Fixed": "static", "X-Injected": "",
+	} {
+		if got := h.Get(name); got != want {
+			t.Errorf("header %s = %q, want %q", name, got, want)
+		}
+	}
+}
+
+// TestNewRejectsBadHeaders: a typo in a placeholder, a bad header name or a
+// control character is refused when the configuration loads.
+func TestNewRejectsBadHeaders(t *testing.T) {
+	t.Parallel()
+	for _, headers := range []map[string]string{
+		{"X-A": "{{event}}"},
+		{"X-A": "{{event_type"},
+		{"Bad Name": "v"},
+		{"": "v"},
+		{"X-A": "line\r\nX-B: 1"},
+	} {
+		if _, err := New("http://127.0.0.1:1/", headers, "", &http.Client{}, time.Now); err == nil {
+			t.Errorf("New accepted headers %q", headers)
+		}
+	}
+}
+
+// TestSendReplyKeepsTheAnswer: the destination's status, content type and
+// body come back as the reply, the body bounded at MaxReplyBody, on success
+// and on failure alike.
+func TestSendReplyKeepsTheAnswer(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/small":
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusAccepted)
+			io.WriteString(w, `{"job":"j1"}`)
+		case "/big":
+			w.Header().Set("Content-Type", "text/plain")
+			io.WriteString(w, strings.Repeat("y", 3*MaxReplyBody))
+		default:
+			w.WriteHeader(http.StatusUnprocessableEntity)
+			io.WriteString(w, "bad amount")
+		}
+	}))
+	t.Cleanup(srv.Close)
+	var s hookgate.Replier = newSender(t, srv.URL+"/small", "")
+	reply, retry, err := s.SendReply(context.Background(), receipt())
+	if err != nil || retry || reply.StatusCode != 202 || reply.ContentType != "application/json" || string(reply.Body) != `{"job":"j1"}` {
+		t.Fatalf("SendReply = %+v %q, %v, %v", reply, reply.Body, retry, err)
+	}
+	reply, _, err = newSender(t, srv.URL+"/big", "").SendReply(context.Background(), receipt())
+	// One byte past the bound, so the caller sees the reply was longer.
+	if err != nil || len(reply.Body) != MaxReplyBody+1 || reply.StatusCode != 200 {
+		t.Fatalf("big reply: %d bytes, status %d, %v", len(reply.Body), reply.StatusCode, err)
+	}
+	reply, retry, err = newSender(t, srv.URL+"/refused", "").SendReply(context.Background(), receipt())
+	if err == nil || retry || reply.StatusCode != 422 || string(reply.Body) != "bad amount" {
+		t.Fatalf("refused: %+v, %v, %v", reply, retry, err)
+	}
+}
+
+// BenchmarkSendTemplates is the per-delivery cost of header templates
+// against a loopback destination, to compare with BenchmarkSendPlain.
+func BenchmarkSendTemplates(b *testing.B) {
+	benchmarkSend(b, map[string]string{"X-Route": "{{connection}}/{{event_type}}", "X-Order": "{{body:n}}"})
+}
+
+// BenchmarkSendPlain is a delivery with one static header.
+func BenchmarkSendPlain(b *testing.B) { benchmarkSend(b, map[string]string{"X-Team": "payments"}) }
+
+func benchmarkSend(b *testing.B, headers map[string]string) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.Copy(io.Discard, r.Body) }))
+	b.Cleanup(srv.Close)
+	s, err := New(srv.URL, headers, secret, &http.Client{}, time.Now)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := receipt()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := s.Send(context.Background(), r); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
