@@ -48,7 +48,7 @@ func (a *API) guard(next http.Handler) http.Handler {
 			a.refuse(w, r, hookgate.Errorf(hookgate.EInvalid, "query string does not parse: %s", clip(err.Error())))
 			return
 		}
-		if isWrite(r.Method) {
+		if isWrite(r.Method) && !a.page(r) { // the dashboard's login and logout are forms
 			mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 			if err != nil || mt != "application/json" {
 				a.refuse(w, r, hookgate.Errorf(hookgate.EUnsupportedType, "admin writes need Content-Type: application/json"))
@@ -73,13 +73,16 @@ func (a *API) refuse(w http.ResponseWriter, r *http.Request, err *hookgate.Error
 }
 
 // authenticate requires "Authorization: Bearer <token>" on everything but
-// the health probes. The scheme is case-insensitive (RFC 9110 §11.1).
+// the health probes and the dashboard's pages (which send a browser without
+// a session to their login page). The scheme is case-insensitive (RFC 9110
+// §11.1). A dashboard session stands in for the token (Browser.Authorized).
 func (a *API) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if a.Token != "" && r.URL.Path != "/healthz" && r.URL.Path != "/readyz" {
+		if a.Token != "" && r.URL.Path != "/healthz" && r.URL.Path != "/readyz" && !a.page(r) {
 			scheme, got, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 			got = strings.TrimSpace(got)
-			if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare([]byte(got), []byte(a.Token)) != 1 {
+			bearer := strings.EqualFold(scheme, "Bearer") && subtle.ConstantTimeCompare([]byte(got), []byte(a.Token)) == 1
+			if !bearer && (a.Browser == nil || !a.Browser.Authorized(r)) {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="hookgate-admin"`)
 				Error(w, hookgate.Errorf(hookgate.EAdminAuth, "a valid admin bearer token is required"))
 				return
