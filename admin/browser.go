@@ -18,10 +18,12 @@ type Browser interface {
 	Mount(mux *http.ServeMux)
 	// Owns reports whether r is for one of the dashboard's pages.
 	Owns(r *http.Request) bool
-	// Authorized reports whether r carries a live session cookie and, when
-	// r is a write, that session's CSRF token in the CSRFHeader header.
-	// The API then serves r as if it carried the admin token.
-	Authorized(r *http.Request) bool
+	// Authorize accepts r when it carries a live session cookie and, when
+	// r is a write, that session's CSRF token in the CSRFHeader header: the
+	// API then serves r as if it carried the admin token. Otherwise the
+	// error says why: EAdminAuth without a live session, EForbidden for a
+	// write without the session's CSRF token.
+	Authorize(r *http.Request) error
 }
 
 // page reports whether r is for a page of the dashboard.

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hookgate/hookgate"
 	"github.com/hookgate/hookgate/admin"
 )
 
@@ -109,18 +110,21 @@ func (d *Dashboard) session(r *http.Request) (string, session, bool) {
 	return c.Value, s, ok
 }
 
-// Authorized implements admin.Browser: a live session cookie, and on a
+// Authorize implements admin.Browser: a live session cookie, and on a
 // write the session's CSRF token in the X-CSRF-Token header.
-func (d *Dashboard) Authorized(r *http.Request) bool {
+func (d *Dashboard) Authorize(r *http.Request) error {
 	_, s, ok := d.session(r)
 	if !ok {
-		return false
+		return hookgate.Errorf(hookgate.EAdminAuth, "no live dashboard session")
 	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions:
-		return true
+		return nil
 	}
-	return sameToken(r.Header.Get(admin.CSRFHeader), s.csrf)
+	if !sameToken(r.Header.Get(admin.CSRFHeader), s.csrf) {
+		return hookgate.Errorf(hookgate.EForbidden, "a write with the dashboard session needs its CSRF token in %s", admin.CSRFHeader)
+	}
+	return nil
 }
 
 // sameToken compares secrets in constant time; an empty one never matches.
