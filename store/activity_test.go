@@ -78,25 +78,36 @@ func TestActivity(t *testing.T) {
 				}
 			}
 
-			got, err := db.Activity(ctx, []string{"a", "b"}, since, minute, 3)
+			got, err := db.Activity(ctx, []string{"a", "b", "none"}, since, minute, 3)
 			if err != nil {
 				t.Fatal(err)
 			}
-			key := func(c store.ActivityCount) string {
-				return fmt.Sprintf("%s/%s/%d=%d", c.Connection, c.Status, c.Bucket, c.Count)
-			}
 			var keys []string
-			for _, c := range got {
-				keys = append(keys, key(c))
+			for i, b := range got.Buckets {
+				for st, n := range b {
+					keys = append(keys, fmt.Sprintf("%d/%s=%d", i, st, n))
+				}
+			}
+			for conn, m := range got.Connections {
+				for st, n := range m {
+					keys = append(keys, fmt.Sprintf("%s/%s=%d", conn, st, n))
+				}
 			}
 			slices.Sort(keys)
-			want := []string{"a/dispatched/0=1", "a/filtered/2=1", "a/rejected/0=1", "a/rejected/1=1",
-				"b/acknowledged/1=1", "b/dead/1=1", "b/rejected/0=1"}
+			want := []string{
+				// every connection, c too, by bucket
+				"0/dispatched=1", "0/rejected=3", "1/acknowledged=1", "1/dead=1", "1/rejected=1", "2/filtered=1",
+				// the connections asked for, over the window
+				"a/dispatched=1", "a/filtered=1", "a/rejected=2", "b/acknowledged=1", "b/dead=1", "b/rejected=1",
+			}
 			if !slices.Equal(keys, want) {
 				t.Errorf("activity = %v, want %v", keys, want)
 			}
+			if len(got.Buckets) != 3 || got.Connections["none"] == nil {
+				t.Errorf("activity has %d buckets and connections %v", len(got.Buckets), got.Connections)
+			}
 
-			if got, err := db.Activity(ctx, nil, since, minute, 3); err != nil || len(got) != 0 {
+			if got, err := db.Activity(ctx, nil, since, minute, 3); err != nil || len(got.Connections) != 0 || got.Buckets[2][hookgate.StatusFiltered] != 1 {
 				t.Errorf("no connections: %v %v", got, err)
 			}
 			if _, err := db.Activity(ctx, []string{"a"}, since, minute, 100_000); hookgate.ErrorCode(err) != hookgate.EInvalid {

@@ -15,7 +15,7 @@ import (
 // activityStore is the store's health query (store.DB implements it). A
 // store without it (an embedder's own) shows no counts.
 type activityStore interface {
-	Activity(ctx context.Context, connections []string, since time.Time, step time.Duration, buckets int) ([]store.ActivityCount, error)
+	Activity(ctx context.Context, connections []string, since time.Time, step time.Duration, buckets int) (store.Activity, error)
 }
 
 // window is a span the overview can show: its chart has Buckets bars of
@@ -203,19 +203,20 @@ func (d *Dashboard) overviewData(ctx context.Context, win window) (overviewPage,
 	}
 	perBucket := make([][numCategories]int64, win.Buckets)
 	if as, ok := d.gw.Store().(activityStore); ok {
-		counts, err := as.Activity(ctx, names, since, win.Step, win.Buckets)
+		act, err := as.Activity(ctx, names, since, win.Step, win.Buckets)
 		if err != nil {
 			return page, err
 		}
-		for _, c := range counts {
-			cat := categoryOf(c.Status)
-			if i, ok := index[c.Connection]; ok {
-				rows[i].Counts[cat] += c.Count
+		for i, b := range act.Buckets {
+			for st, n := range b {
+				perBucket[i][categoryOf(st)] += n
+				page.Totals[categoryOf(st)] += n
 			}
-			if c.Bucket >= 0 && c.Bucket < win.Buckets {
-				perBucket[c.Bucket][cat] += c.Count
+		}
+		for name, m := range act.Connections {
+			for st, n := range m {
+				rows[index[name]].Counts[categoryOf(st)] += n
 			}
-			page.Totals[cat] += c.Count
 		}
 	} else {
 		page.Note = "This store does not report activity: counts and the chart are unavailable."
