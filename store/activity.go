@@ -53,7 +53,9 @@ func (db *DB) Activity(ctx context.Context, connections []string, since time.Tim
 			done = append(done, string(s))
 		}
 	}
-	values := func(n int) string { return "(VALUES (CAST(? AS TEXT))" + strings.Repeat(", (CAST(? AS TEXT))", n-1) + ")" }
+	values := func(n int) string {
+		return "(VALUES (CAST(? AS TEXT))" + strings.Repeat(", (CAST(? AS TEXT))", n-1) + ")"
+	}
 	count := func(query string, args []any, add func(key string, status hookgate.Status, n int64)) error {
 		rows, err := db.read.QueryContext(ctx, db.d.q(query), args...)
 		if err != nil {
