@@ -175,7 +175,9 @@ func (d *Dashboard) render(w http.ResponseWriter, status int, name string, data 
 		"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	hdr.Set("X-Content-Type-Options", "nosniff")
 	hdr.Set("X-Frame-Options", "DENY")
-	hdr.Set("Referrer-Policy", "no-referrer")
+	// Not no-referrer: with it, a browser sends "Origin: null" on the
+	// page's own form posts and fetches, which the guard refuses.
+	hdr.Set("Referrer-Policy", "same-origin")
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 }

@@ -377,6 +377,11 @@ func TestBodiesAreEscaped(t *testing.T) {
 		if csp := hdr.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe-inline") {
 			t.Errorf("GET %s: Content-Security-Policy %q", path, csp)
 		}
+		// no-referrer would make the browser send "Origin: null" on the
+		// page's own posts, which the guard refuses (found by the e2e test).
+		if rp := hdr.Get("Referrer-Policy"); rp != "same-origin" {
+			t.Errorf("GET %s: Referrer-Policy %q", path, rp)
+		}
 	}
 	_, _, body := e.get("/receipts/" + id)
 	for _, want := range []string{
