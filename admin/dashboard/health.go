@@ -24,12 +24,13 @@ type window struct {
 	Name    string
 	Step    time.Duration
 	Buckets int
+	Per     string // the step, in words
 }
 
 var windows = []window{
-	{"1h", time.Minute, 60},
-	{"24h", 30 * time.Minute, 48},
-	{"7d", 3 * time.Hour, 56},
+	{"1h", time.Minute, 60, "minute"},
+	{"24h", 30 * time.Minute, 48, "30 minutes"},
+	{"7d", 3 * time.Hour, 56, "3 hours"},
 }
 
 func windowNamed(name string) window {

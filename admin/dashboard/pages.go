@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -208,6 +207,3 @@ func clip(s string) string {
 	}
 	return s
 }
-
-// itoa is for templates.
-func itoa(n int) string { return strconv.Itoa(n) }
