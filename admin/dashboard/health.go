@@ -78,8 +78,9 @@ func categoryOf(s hookgate.Status) category {
 type circuit struct {
 	State               string `json:"state"`
 	ConsecutiveFailures int    `json:"consecutive_failures"`
-	OpenedAt            string `json:"opened_at"`
-	RetryAt             string `json:"retry_at"`
+	// Times are shown as the API gives them (null when unset).
+	OpenedAt any `json:"opened_at"`
+	RetryAt  any `json:"retry_at"`
 }
 
 // handlerView is a handler with its circuit, read through its JSON so that
