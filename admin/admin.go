@@ -83,6 +83,9 @@ type API struct {
 	// AllowedHosts are the host names, besides localhost and the listener's
 	// own addresses, that requests may name in Host (admin.allowed_hosts).
 	AllowedHosts []string
+	// Browser, when set, serves the dashboard at / and lets its sessions
+	// use the API (browser.go).
+	Browser Browser
 
 	refused    atomic.Int64   // requests the guard turned away
 	refusedLog rate.Sometimes // bounds the log lines about them
@@ -120,6 +123,9 @@ func (a *API) Routes() http.Handler {
 	mux.HandleFunc("DELETE /api/v1/handlers/{name}", a.deleteHandler)
 	mux.HandleFunc("POST /api/v1/secrets/rotate-key", a.rotateKey)
 	mux.HandleFunc("GET /api/v1/events", a.streamEvents)
+	if a.Browser != nil {
+		a.Browser.Mount(mux)
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		Error(w, hookgate.Errorf(hookgate.ENotFound, "no admin route %s %s", r.Method, r.URL.Path))
 	})

@@ -48,7 +48,7 @@ func (a *API) guard(next http.Handler) http.Handler {
 			a.refuse(w, r, hookgate.Errorf(hookgate.EInvalid, "query string does not parse: %s", clip(err.Error())))
 			return
 		}
-		if isWrite(r.Method) {
+		if isWrite(r.Method) && !a.page(r) { // the dashboard's login and logout are forms
 			mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 			if err != nil || mt != "application/json" {
 				a.refuse(w, r, hookgate.Errorf(hookgate.EUnsupportedType, "admin writes need Content-Type: application/json"))
@@ -73,20 +73,38 @@ func (a *API) refuse(w http.ResponseWriter, r *http.Request, err *hookgate.Error
 }
 
 // authenticate requires "Authorization: Bearer <token>" on everything but
-// the health probes. The scheme is case-insensitive (RFC 9110 §11.1).
+// the health probes and the dashboard's pages (which send a browser without
+// a session to their login page). The scheme is case-insensitive (RFC 9110
+// §11.1). A dashboard session stands in for the token (Browser.Authorize).
 func (a *API) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if a.Token != "" && r.URL.Path != "/healthz" && r.URL.Path != "/readyz" {
-			scheme, got, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-			got = strings.TrimSpace(got)
-			if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare([]byte(got), []byte(a.Token)) != 1 {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="hookgate-admin"`)
-				Error(w, hookgate.Errorf(hookgate.EAdminAuth, "a valid admin bearer token is required"))
+		if a.Token != "" && r.URL.Path != "/healthz" && r.URL.Path != "/readyz" && !a.page(r) && !a.bearer(r) {
+			var err error = hookgate.Errorf(hookgate.EAdminAuth, "a valid admin bearer token is required")
+			if a.Browser != nil {
+				switch berr := a.Browser.Authorize(r); {
+				case berr == nil:
+					err = nil
+				case hookgate.ErrorCode(berr) == hookgate.EForbidden:
+					err = berr // a session, but a write without its CSRF token
+				}
+			}
+			if err != nil {
+				if hookgate.ErrorCode(err) == hookgate.EAdminAuth {
+					w.Header().Set("WWW-Authenticate", `Bearer realm="hookgate-admin"`)
+				}
+				Error(w, err)
 				return
 			}
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// bearer reports whether r carries the admin token.
+func (a *API) bearer(r *http.Request) bool {
+	scheme, got, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	got = strings.TrimSpace(got)
+	return strings.EqualFold(scheme, "Bearer") && subtle.ConstantTimeCompare([]byte(got), []byte(a.Token)) == 1
 }
 
 func isWrite(method string) bool {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hookgate/hookgate/admin"
+	"github.com/hookgate/hookgate/admin/dashboard"
 )
 
 // Slow-client bounds of the public listener (SPEC §9).
@@ -132,13 +133,15 @@ func (g *Gateway) Serve(ctx context.Context, ls *Listeners) error {
 
 // AdminHandler returns the admin API of SPEC §6 as configured: the token
 // (admin.token or HOOKGATE_ADMIN_TOKEN), and the host names it answers to
-// (admin.allowed_hosts, plus admin.listen's host when that is a name).
+// (admin.allowed_hosts, plus admin.listen's host when that is a name), with
+// the dashboard at /.
 func (g *Gateway) AdminHandler() http.Handler {
 	hosts := slices.Clone(g.cfg.Admin.AllowedHosts)
 	if host, _, err := net.SplitHostPort(g.cfg.Admin.Listen); err == nil && host != "" && net.ParseIP(host) == nil {
 		hosts = append(hosts, host)
 	}
 	api := &admin.API{GW: g, Token: g.cfg.Admin.Token, Logger: g.logger, AllowedHosts: hosts}
+	api.Browser = dashboard.New(dashboard.Options{GW: g, Token: g.cfg.Admin.Token, Logger: g.logger, Now: g.now})
 	return api.Routes()
 }
 
