@@ -95,6 +95,9 @@ func (g *Gateway) compile(cfg *config.Config, stored []*hookgate.Connection) (*s
 	firstAt := map[string]int{}
 	for i, c := range all {
 		ep, err := compileConnection(&cfg.Webhooks, s.handlers, c)
+		if err == nil {
+			err = checkBackfill(c, i >= len(cfg.Connections))
+		}
 		if err == nil && cfg.Limits.InflightBodyBytes > 0 && ep.MaxPayload > cfg.Limits.InflightBodyBytes {
 			err = fmt.Errorf("max_payload_bytes %d exceeds limits.inflight_body_bytes %d: a body that size could never be received", ep.MaxPayload, cfg.Limits.InflightBodyBytes)
 		}

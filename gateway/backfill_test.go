@@ -1,0 +1,353 @@
+package gateway
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hookgate/hookgate"
+	"github.com/hookgate/hookgate/backfill"
+)
+
+// fakeGitHub is GitHub's webhook deliveries API as its REST docs describe
+// it: GET {hook}/deliveries, newest first, per_page and a cursor carried in
+// the Link header's rel="next" URL; POST {hook}/deliveries/{id}/attempts
+// answers 202 and redelivers: it POSTs the delivery, signed with the hook's
+// secret, to the gateway's ingress, and lists the redelivery as an attempt
+// of its own (same guid, redelivery true).
+type fakeGitHub struct {
+	t        *testing.T
+	token    string
+	hook     string
+	secret   string
+	pageSize int // the most a page holds here, to exercise pagination
+	srv      *httptest.Server
+	ingress  string // the gateway's ingress URL + path
+	clock    func() time.Time
+
+	mu         sync.Mutex
+	deliveries []*ghDelivery // newest first
+	nextID     int64
+	redelivers []string // guids redelivered
+	limited    []int    // statuses of the rate-limit answers still to give
+	beforeRedeliver func(guid string)
+}
+
+type ghDelivery struct {
+	ID          int64     `json:"id"`
+	GUID        string    `json:"guid"`
+	DeliveredAt time.Time `json:"delivered_at"`
+	Redelivery  bool      `json:"redelivery"`
+	Duration    float64   `json:"duration"`
+	Status      string    `json:"status"`
+	StatusCode  int       `json:"status_code"`
+	Event       string    `json:"event"`
+	Action      *string   `json:"action"`
+	body        []byte
+}
+
+func newFakeGitHub(t *testing.T, clock func() time.Time) *fakeGitHub {
+	f := &fakeGitHub{t: t, token: "ghp_test_token", hook: "repos/acme/app/hooks/7", secret: "gh-hook-secret", pageSize: 2, clock: clock, nextID: 1000}
+	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+// add records a delivery attempt GitHub made (newest first).
+func (f *fakeGitHub) add(guid string, at time.Time, code int, body []byte) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.nextID++
+	d := &ghDelivery{ID: f.nextID, GUID: guid, DeliveredAt: at, StatusCode: code, Event: "push", body: body, Status: "OK"}
+	if code == 0 || code >= 300 {
+		d.Status = "failed"
+	}
+	f.deliveries = append(f.deliveries, d)
+	slices.SortStableFunc(f.deliveries, func(a, b *ghDelivery) int { return b.DeliveredAt.Compare(a.DeliveredAt) })
+}
+
+func (f *fakeGitHub) serve(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("Authorization") != "Bearer "+f.token || r.Header.Get("Accept") != "application/vnd.github+json" {
+		w.WriteHeader(http.StatusUnauthorized)
+		io.WriteString(w, `{"message":"Bad credentials","documentation_url":"https://docs.github.com/rest"}`)
+		return
+	}
+	f.mu.Lock()
+	if len(f.limited) > 0 {
+		code := f.limited[0]
+		f.limited = f.limited[1:]
+		f.mu.Unlock()
+		if code == http.StatusForbidden { // primary limit: remaining 0 until reset
+			w.Header().Set("X-RateLimit-Remaining", "0")
+			w.Header().Set("X-RateLimit-Reset", strconv.FormatInt(f.clock().Add(30*time.Second).Unix(), 10))
+			w.WriteHeader(code)
+			io.WriteString(w, `{"message":"API rate limit exceeded"}`)
+			return
+		}
+		w.Header().Set("Retry-After", "7") // secondary limit
+		w.WriteHeader(code)
+		io.WriteString(w, `{"message":"You have exceeded a secondary rate limit"}`)
+		return
+	}
+	f.mu.Unlock()
+	base := "/" + f.hook + "/deliveries"
+	switch {
+	case r.Method == http.MethodGet && r.URL.Path == base:
+		f.list(w, r)
+	case r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, base+"/") && strings.HasSuffix(r.URL.Path, "/attempts"):
+		id, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, base+"/"), "/attempts"), 10, 64)
+		if err != nil {
+			http.NotFound(w, r)
+			return
+		}
+		f.redeliver(w, id)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+func (f *fakeGitHub) list(w http.ResponseWriter, r *http.Request) {
+	per, _ := strconv.Atoi(r.URL.Query().Get("per_page"))
+	if per <= 0 {
+		per = 30
+	}
+	per = min(per, 100, f.pageSize)
+	f.mu.Lock()
+	start := 0
+	if c := r.URL.Query().Get("cursor"); c != "" {
+		start = -1
+		for i, d := range f.deliveries {
+			if strconv.FormatInt(d.ID, 10) == c {
+				start = i
+			}
+		}
+		if start < 0 {
+			f.mu.Unlock()
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+	}
+	end := min(start+per, len(f.deliveries))
+	page := slices.Clone(f.deliveries[start:end])
+	more := end < len(f.deliveries)
+	var cursor int64
+	if more {
+		cursor = f.deliveries[end].ID
+	}
+	f.mu.Unlock()
+	if more {
+		w.Header().Set("Link", fmt.Sprintf(`<%s/%s/deliveries?per_page=%d&cursor=%d>; rel="next"`, f.srv.URL, f.hook, per, cursor))
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	json.NewEncoder(w).Encode(page)
+}
+
+func (f *fakeGitHub) redeliver(w http.ResponseWriter, id int64) {
+	f.mu.Lock()
+	var orig *ghDelivery
+	for _, d := range f.deliveries {
+		if d.ID == id {
+			orig = d
+		}
+	}
+	hook := f.beforeRedeliver
+	f.mu.Unlock()
+	if orig == nil {
+		w.WriteHeader(http.StatusNotFound)
+		io.WriteString(w, `{"message":"Not Found"}`)
+		return
+	}
+	if hook != nil {
+		hook(orig.GUID)
+	}
+	code := f.deliver(orig.GUID, orig.body)
+	f.mu.Lock()
+	f.redelivers = append(f.redelivers, orig.GUID)
+	f.mu.Unlock()
+	f.add(orig.GUID, f.clock(), code, orig.body)
+	f.mu.Lock()
+	f.deliveries[0].Redelivery = true
+	f.mu.Unlock()
+	w.WriteHeader(http.StatusAccepted)
+	io.WriteString(w, `{}`)
+}
+
+// deliver POSTs a delivery to the gateway signed as GitHub signs it.
+func (f *fakeGitHub) deliver(guid string, body []byte) int {
+	m := hmac.New(sha256.New, []byte(f.secret))
+	m.Write(body)
+	req, _ := http.NewRequest(http.MethodPost, f.ingress, strings.NewReader(string(body)))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-GitHub-Delivery", guid)
+	req.Header.Set("X-GitHub-Event", "push")
+	req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(m.Sum(nil)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		f.t.Error(err)
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// waits records the waits a backfill asks for, without sleeping.
+type waits struct {
+	mu sync.Mutex
+	d  []time.Duration
+}
+
+func (w *waits) sleep(_ context.Context, d time.Duration) error {
+	w.mu.Lock()
+	w.d = append(w.d, d)
+	w.mu.Unlock()
+	return nil
+}
+
+// accepted counts a connection's receipts by nonce: accepted ones (any
+// status but duplicate, rejected) and duplicates.
+func accepted(tg *testGateway, conn string) (map[string]int, map[string]int) {
+	acc, dup := map[string]int{}, map[string]int{}
+	for _, r := range tg.receipts(conn) {
+		switch r.Status {
+		case hookgate.StatusDuplicate:
+			dup[r.Nonce]++
+		case hookgate.StatusRejected, hookgate.StatusHandshake:
+		default:
+			acc[r.Nonce]++
+		}
+	}
+	return acc, dup
+}
+
+func metricValue(t *testing.T, tg *testGateway, series string) string {
+	t.Helper()
+	status, body := do(t, mustRequest(t, http.MethodGet, tg.admin.URL+"/metrics"))
+	if status != http.StatusOK {
+		t.Fatalf("/metrics: %d", status)
+	}
+	for line := range strings.SplitSeq(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+
+// TestBackfillGitHub lists a hook's deliveries over several pages and
+// through both of GitHub's rate-limit answers, finds those hookgate never
+// stored (one GitHub saw answered 200, one that failed, one that arrives
+// live while the backfill runs), has GitHub redeliver them, and each arrives
+// signed through ingress: every delivery is held once, the late ones as
+// duplicates.
+func TestBackfillGitHub(t *testing.T) {
+	backends(t, func(t *testing.T, storage func(testing.TB) string) {
+		var now func() time.Time
+		fake := newFakeGitHub(t, func() time.Time { return now() })
+		tg := newTestGatewayWith(t, storage, fmt.Sprintf(`
+connections:
+  - type: github
+    name: gh
+    signing_secret: %q
+    backfill:
+      api_token: %q
+      api_base_url: %q
+      hook: %q
+`, fake.secret, fake.token, fake.srv.URL, fake.hook))
+		now = tg.clock.Now
+		fake.ingress = tg.ingest.URL + "/webhooks/github/gh"
+		w := &waits{}
+		tg.SetBackfillClient(backfill.Client{Sleep: w.sleep})
+
+		t0 := tg.clock.Now()
+		body := func(n string) []byte { return []byte(`{"ref":"refs/heads/main","n":"` + n + `"}`) }
+		// guid-a reached hookgate; guid-b GitHub saw answered 200 by a
+		// stalled tunnel; guid-c failed; guid-e failed and arrives live
+		// while the backfill runs; guid-old is before the window.
+		if code := fake.deliver("guid-a", body("a")); code != http.StatusNoContent {
+			t.Fatalf("live delivery: %d", code)
+		}
+		fake.add("guid-old", t0.Add(-3*time.Hour), 502, body("old"))
+		fake.add("guid-a", t0.Add(-50*time.Minute), 204, body("a"))
+		fake.add("guid-b", t0.Add(-40*time.Minute), 200, body("b"))
+		fake.add("guid-c", t0.Add(-30*time.Minute), 502, body("c"))
+		fake.add("guid-e", t0.Add(-20*time.Minute), 0, body("e"))
+		since := t0.Add(-time.Hour)
+
+		// A dry run lists what is missing and changes nothing.
+		rep, err := tg.Backfill(context.Background(), "gh", since, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var missing []string
+		for _, it := range rep.Missing {
+			missing = append(missing, it.Nonce)
+		}
+		if rep.Listed != 4 || !slices.Equal(missing, []string{"guid-e", "guid-c", "guid-b"}) || rep.Recovered != 0 {
+			t.Fatalf("dry run: listed %d, missing %v, recovered %d", rep.Listed, missing, rep.Recovered)
+		}
+		if !rep.Missing[0].Failed || rep.Missing[2].Failed || rep.Missing[1].StatusCode != 502 {
+			t.Fatalf("dry run items: %+v", rep.Missing)
+		}
+		if len(fake.redelivers) != 0 || len(tg.receipts("gh")) != 1 {
+			t.Fatalf("dry run redelivered %v or stored receipts", fake.redelivers)
+		}
+
+		// The real run meets a primary rate limit (403, remaining 0, reset
+		// in 30 s) and a secondary one (429, Retry-After 7), and guid-e
+		// arrives live just before GitHub redelivers it.
+		fake.mu.Lock()
+		fake.limited = []int{http.StatusForbidden, http.StatusTooManyRequests}
+		fake.beforeRedeliver = func(guid string) {
+			if guid == "guid-e" {
+				if code := fake.deliver("guid-e", body("e")); code != http.StatusNoContent {
+					t.Errorf("live guid-e: %d", code)
+				}
+			}
+		}
+		fake.mu.Unlock()
+		rep, err = tg.Backfill(context.Background(), "gh", since, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Recovered != 3 || len(rep.Errors) != 0 {
+			t.Fatalf("run: %+v", rep)
+		}
+		if len(w.d) != 2 || w.d[0] < 30*time.Second || w.d[0] > 32*time.Second || w.d[1] != 7*time.Second {
+			t.Fatalf("rate-limit waits = %v, want ~31s then 7s", w.d)
+		}
+		if !slices.Equal(fake.redelivers, []string{"guid-e", "guid-c", "guid-b"}) {
+			t.Fatalf("redelivered %v", fake.redelivers)
+		}
+		// guid-b's original arrives late, after its redelivery.
+		if code := fake.deliver("guid-b", body("b")); code != http.StatusNoContent {
+			t.Fatalf("late guid-b: %d", code)
+		}
+		acc, dup := accepted(tg, "gh")
+		want := map[string]int{"guid-a": 1, "guid-b": 1, "guid-c": 1, "guid-e": 1}
+		if fmt.Sprint(acc) != fmt.Sprint(want) || dup["guid-e"] != 1 || dup["guid-b"] != 1 {
+			t.Fatalf("accepted %v, duplicates %v", acc, dup)
+		}
+		if v := metricValue(t, tg, `hookgate_backfill_recovered_total{connection="gh",provider="github"}`); v != "3" {
+			t.Fatalf("recovered metric = %q", v)
+		}
+
+		// Nothing is missing any more: a second run redelivers nothing.
+		rep, err = tg.Backfill(context.Background(), "gh", since, false)
+		if err != nil || len(rep.Missing) != 0 {
+			t.Fatalf("second run: %+v, %v", rep, err)
+		}
+	})
+}
