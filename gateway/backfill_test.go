@@ -351,3 +351,212 @@ connections:
 		}
 	})
 }
+
+// fakeStripe is Stripe's events API as its docs describe it: GET
+// /v1/events?created[gte]=…&limit=…&starting_after=…, newest first, a list
+// object with has_more; GET /v1/events/{id}; a Bearer secret key; 429 when
+// rate limited.
+type fakeStripe struct {
+	key      string
+	pageSize int
+	srv      *httptest.Server
+
+	mu       sync.Mutex
+	events   []map[string]any // newest first
+	limited  int              // 429 answers still to give
+	onGet    func(id string)  // before answering GET /v1/events/{id}
+	requests []string
+}
+
+func newFakeStripe(t *testing.T) *fakeStripe {
+	f := &fakeStripe{key: "sk_test_backfill", pageSize: 2}
+	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+func (f *fakeStripe) add(id, typ string, created time.Time) []byte {
+	e := map[string]any{"id": id, "object": "event", "type": typ, "created": created.Unix(), "livemode": false,
+		"api_version": "2024-06-20", "data": map[string]any{"object": map[string]any{"id": "pi_" + id, "object": "payment_intent"}}}
+	f.mu.Lock()
+	f.events = append(f.events, e)
+	slices.SortStableFunc(f.events, func(a, b map[string]any) int { return int(b["created"].(int64) - a["created"].(int64)) })
+	f.mu.Unlock()
+	b, _ := json.Marshal(e)
+	return b
+}
+
+func (f *fakeStripe) serve(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	if r.Header.Get("Authorization") != "Bearer "+f.key {
+		w.WriteHeader(http.StatusUnauthorized)
+		io.WriteString(w, `{"error":{"message":"Invalid API Key provided","type":"invalid_request_error"}}`)
+		return
+	}
+	f.mu.Lock()
+	f.requests = append(f.requests, r.URL.String())
+	if f.limited > 0 {
+		f.limited--
+		f.mu.Unlock()
+		w.WriteHeader(http.StatusTooManyRequests)
+		io.WriteString(w, `{"error":{"message":"Too many requests hit the API too quickly.","type":"invalid_request_error","code":"rate_limit"}}`)
+		return
+	}
+	f.mu.Unlock()
+	if id, ok := strings.CutPrefix(r.URL.Path, "/v1/events/"); ok {
+		if f.onGet != nil {
+			f.onGet(id)
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		for _, e := range f.events {
+			if e["id"] == id {
+				json.NewEncoder(w).Encode(e)
+				return
+			}
+		}
+		w.WriteHeader(http.StatusNotFound)
+		io.WriteString(w, `{"error":{"message":"No such event","type":"invalid_request_error"}}`)
+		return
+	}
+	if r.URL.Path != "/v1/events" {
+		http.NotFound(w, r)
+		return
+	}
+	q := r.URL.Query()
+	gte, _ := strconv.ParseInt(q.Get("created[gte]"), 10, 64)
+	limit, _ := strconv.Atoi(q.Get("limit"))
+	if limit <= 0 {
+		limit = 10
+	}
+	limit = min(limit, 100, f.pageSize)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var sel []map[string]any
+	for _, e := range f.events {
+		if e["created"].(int64) >= gte {
+			sel = append(sel, e)
+		}
+	}
+	if after := q.Get("starting_after"); after != "" {
+		i := slices.IndexFunc(sel, func(e map[string]any) bool { return e["id"] == after })
+		sel = sel[i+1:]
+	}
+	more := len(sel) > limit
+	sel = sel[:min(limit, len(sel))]
+	json.NewEncoder(w).Encode(map[string]any{"object": "list", "url": "/v1/events", "has_more": more, "data": sel})
+}
+
+// signedStripe signs body as Stripe does (Stripe-Signature: t=…,v1=…).
+func signedStripe(secret string, body []byte, at time.Time) http.Header {
+	ts := strconv.FormatInt(at.Unix(), 10)
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte(ts + "."))
+	m.Write(body)
+	h := http.Header{}
+	h.Set("Stripe-Signature", "t="+ts+",v1="+hex.EncodeToString(m.Sum(nil)))
+	return h
+}
+
+// TestBackfillStripe lists events over several pages and through a 429,
+// and ingests those hookgate lacks as receipts marked source=backfill, with
+// the idempotency key of a live delivery: an event that arrives live while
+// the backfill runs, and one that arrives live after it, dedupe.
+func TestBackfillStripe(t *testing.T) {
+	backends(t, func(t *testing.T, storage func(testing.TB) string) {
+		fake := newFakeStripe(t)
+		const secret = "whsec_backfill"
+		tg := newTestGatewayWith(t, storage, fmt.Sprintf(`
+connections:
+  - type: stripe
+    name: pay
+    signing_secret: %q
+    backfill:
+      api_token: %q
+      api_base_url: %q
+`, secret, fake.key, fake.srv.URL))
+		w := &waits{}
+		tg.SetBackfillClient(backfill.Client{Sleep: w.sleep})
+		live := func(body []byte) int {
+			st, _ := tg.post("/webhooks/stripe/pay", signedStripe(secret, body, tg.clock.Now()), body)
+			return st
+		}
+		t0 := tg.clock.Now()
+		fake.add("evt_old", "charge.succeeded", t0.Add(-2*time.Hour))
+		e1 := fake.add("evt_1", "payment_intent.succeeded", t0.Add(-50*time.Minute))
+		e2 := fake.add("evt_2", "payment_intent.created", t0.Add(-40*time.Minute))
+		fake.add("evt_3", "payment_intent.canceled", t0.Add(-30*time.Minute))
+		e4 := fake.add("evt_4", "invoice.paid", t0.Add(-20*time.Minute))
+		if st := live(e1); st != http.StatusNoContent {
+			t.Fatalf("live evt_1: %d", st)
+		}
+		since := t0.Add(-time.Hour)
+
+		rep, err := tg.Backfill(context.Background(), "pay", since, true)
+		if err != nil || rep.Listed != 4 || len(rep.Missing) != 3 || len(tg.receipts("pay")) != 1 {
+			t.Fatalf("dry run: %+v, %v", rep, err)
+		}
+
+		// evt_2 arrives live while the backfill fetches it.
+		fake.mu.Lock()
+		fake.limited = 1
+		fake.onGet = func(id string) {
+			if id == "evt_2" {
+				if st := live(e2); st != http.StatusNoContent {
+					t.Errorf("live evt_2: %d", st)
+				}
+			}
+		}
+		fake.mu.Unlock()
+		rep, err = tg.Backfill(context.Background(), "pay", since, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Recovered != 2 || rep.Duplicates != 1 || len(rep.Errors) != 0 {
+			t.Fatalf("run: %+v", rep)
+		}
+		if !slices.Equal(w.d, []time.Duration{time.Second}) {
+			t.Fatalf("429 waits = %v, want [1s]", w.d)
+		}
+		if !strings.Contains(fake.requests[0], "created%5Bgte%5D="+strconv.FormatInt(since.Unix(), 10)) ||
+			!slices.ContainsFunc(fake.requests, func(u string) bool { return strings.Contains(u, "starting_after=") }) {
+			t.Fatalf("requests %v: want created[gte] and starting_after pages", fake.requests)
+		}
+		// evt_4 arrives live after its backfill.
+		if st := live(e4); st != http.StatusNoContent {
+			t.Fatalf("late evt_4: %d", st)
+		}
+		acc, dup := accepted(tg, "pay")
+		want := map[string]int{"evt_1": 1, "evt_2": 1, "evt_3": 1, "evt_4": 1}
+		if fmt.Sprint(acc) != fmt.Sprint(want) || dup["evt_2"] != 1 || dup["evt_4"] != 1 {
+			t.Fatalf("accepted %v, duplicates %v", acc, dup)
+		}
+		for _, r := range tg.receipts("pay") {
+			full, err := tg.Store().Receipt(context.Background(), r.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			backfilled := r.Nonce == "evt_3" || (r.Nonce == "evt_4" && r.Status != hookgate.StatusDuplicate) ||
+				(r.Nonce == "evt_2" && r.Status == hookgate.StatusDuplicate)
+			if (full.Source == hookgate.SourceBackfill) != backfilled || (r.Source == hookgate.SourceBackfill) != backfilled {
+				t.Errorf("receipt %s %s: source %q", r.Nonce, r.Status, full.Source)
+			}
+			if r.Nonce == "evt_3" && (r.EventType != "payment_intent.canceled" ||
+				r.IdempotencyKey != "pay:payment_intent.canceled:evt_3" || !strings.Contains(string(full.Body), `"pi_evt_3"`)) {
+				t.Errorf("backfilled receipt: %+v body %s", r, full.Body)
+			}
+		}
+		var got map[string]any
+		for _, r := range tg.receipts("pay") {
+			if r.Nonce == "evt_3" {
+				tg.api(http.MethodGet, "/api/v1/receipts/"+r.ID, nil, &got)
+			}
+		}
+		if got["source"] != "backfill" {
+			t.Fatalf("receipt JSON source = %v", got["source"])
+		}
+		if v := metricValue(t, tg, `hookgate_backfill_recovered_total{connection="pay",provider="stripe"}`); v != "2" {
+			t.Fatalf("recovered metric = %q", v)
+		}
+	})
+}
