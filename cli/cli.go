@@ -70,6 +70,7 @@ with retries, dead-lettering and replay.`,
 	root.AddCommand(serveCmd(), migrateCmd(), versionCmd(), configCmd(),
 		connectionsCmd(), receiptsCmd(), sendCmd(), verifyCmd(), tailCmd(), listenCmd(), benchCmd(), backupCmd(), secretsCmd(),
 		handlersCmd())
+	root.AddCommand(backfillCmd())
 	return root
 }
 
