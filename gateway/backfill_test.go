@@ -37,11 +37,11 @@ type fakeGitHub struct {
 	ingress  string // the gateway's ingress URL + path
 	clock    func() time.Time
 
-	mu         sync.Mutex
-	deliveries []*ghDelivery // newest first
-	nextID     int64
-	redelivers []string // guids redelivered
-	limited    []int    // statuses of the rate-limit answers still to give
+	mu              sync.Mutex
+	deliveries      []*ghDelivery // newest first
+	nextID          int64
+	redelivers      []string // guids redelivered
+	limited         []int    // statuses of the rate-limit answers still to give
 	beforeRedeliver func(guid string)
 }
 
@@ -244,7 +244,6 @@ func metricValue(t *testing.T, tg *testGateway, series string) string {
 	}
 	return ""
 }
-
 
 // TestBackfillGitHub lists a hook's deliveries over several pages and
 // through both of GitHub's rate-limit answers, finds those hookgate never
@@ -557,6 +556,64 @@ connections:
 		}
 		if v := metricValue(t, tg, `hookgate_backfill_recovered_total{connection="pay",provider="stripe"}`); v != "2" {
 			t.Fatalf("recovered metric = %q", v)
+		}
+	})
+}
+
+// TestBackfillRefused: a connection registered through the API cannot carry
+// backfill (its token would be stored), a connection without backfill or of
+// a provider without a listing API cannot run one, and a config without a
+// token or with a bad hook fails at start.
+func TestBackfillRefused(t *testing.T) {
+	tg := newTestGateway(t, `
+connections:
+  - {type: github, name: plain, signing_secret: s}
+`)
+	var e map[string]any
+	if st := tg.api(http.MethodPost, "/api/v1/connections", map[string]any{"type": "stripe", "name": "rt", "signing_secret": "whsec_x",
+		"backfill": map[string]any{"every": "1h"}}, &e); st != http.StatusBadRequest || !strings.Contains(fmt.Sprint(e["message"]), "backfill") {
+		t.Fatalf("run-time connection with backfill: %d %v", st, e)
+	}
+	if st := tg.api(http.MethodPost, "/api/v1/backfill", map[string]any{"connection": "plain", "since": time.Now().Format(time.RFC3339)}, &e); st != http.StatusBadRequest {
+		t.Fatalf("backfill without config: %d %v", st, e)
+	}
+	if st := tg.api(http.MethodPost, "/api/v1/backfill", map[string]any{"connection": "nope", "since": time.Now().Format(time.RFC3339)}, &e); st != http.StatusNotFound {
+		t.Fatalf("unknown connection: %d %v", st, e)
+	}
+	if st := tg.api(http.MethodPost, "/api/v1/backfill", map[string]any{"connection": "plain", "since": "yesterday"}, &e); st != http.StatusBadRequest {
+		t.Fatalf("bad since: %d %v", st, e)
+	}
+	for _, c := range []*hookgate.Connection{
+		{Type: "github", Name: "a", Backfill: &hookgate.Backfill{Hook: "repos/a/b/hooks/1"}},
+		{Type: "github", Name: "a", Backfill: &hookgate.Backfill{APIToken: "t", Hook: "repos/a/hooks/x"}},
+		{Type: "slack", Name: "a", Backfill: &hookgate.Backfill{APIToken: "t"}},
+		{Type: "stripe", Name: "a", Backfill: &hookgate.Backfill{APIToken: "t", APIBaseURL: "ftp://x"}},
+	} {
+		if err := checkBackfill(c, false); err == nil {
+			t.Errorf("%s %+v accepted", c.Type, *c.Backfill)
+		}
+	}
+	if err := checkBackfill(&hookgate.Connection{Type: "github", Name: "a", Backfill: &hookgate.Backfill{APIToken: "t", Hook: "orgs/acme/hooks/9"}}, false); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestBackfillLease: of two owners, one runs a connection's background
+// backfill until its lease ends.
+func TestBackfillLease(t *testing.T) {
+	backends(t, func(t *testing.T, storage func(testing.TB) string) {
+		tg := newTestGatewayWith(t, storage, "connections: []\n")
+		bs := tg.Store().(backfillStore)
+		ctx, now := context.Background(), time.Now()
+		for _, step := range []struct {
+			owner string
+			at    time.Duration
+			want  bool
+		}{{"a", 0, true}, {"b", time.Minute, false}, {"a", time.Minute, true}, {"b", 2 * time.Hour, true}, {"a", 2 * time.Hour, false}} {
+			got, err := bs.TakeBackfillLease(ctx, "conn-"+t.Name(), step.owner, now.Add(step.at), now.Add(step.at+time.Hour))
+			if err != nil || got != step.want {
+				t.Fatalf("%s at %v: %v, %v; want %v", step.owner, step.at, got, err, step.want)
+			}
 		}
 	})
 }
