@@ -70,7 +70,34 @@ type Connection struct {
 	StatusPath string `yaml:"status_path,omitempty" json:"status_path,omitempty"`
 	// ReadOnly marks connections defined in the config file (not stored).
 	ReadOnly bool `yaml:"-" json:"read_only"`
+	// Backfill recovers what the provider sent but hookgate never stored,
+	// through the provider's listing API (SPEC §4.5); nil for none.
+	Backfill *Backfill `yaml:"backfill,omitempty" json:"backfill,omitempty"`
 }
+
+// Backfill configures the recovery of a connection's missed deliveries from
+// its provider's API (package backfill). It is read from the config file
+// only: APIToken is a credential and is never stored or shown by the API.
+type Backfill struct {
+	// APIToken authenticates the listing API: a GitHub token (a JWT for
+	// the app's hook) or a Stripe secret key (a restricted key that may
+	// read events is enough).
+	APIToken string `yaml:"api_token" json:"-"`
+	// Every runs the backfill in the background this often; 0 runs it
+	// only on demand (hookgate backfill).
+	Every Duration `yaml:"every,omitempty" json:"every,omitempty"`
+	// Lookback is how far back each background run looks (default 24h).
+	Lookback Duration `yaml:"lookback,omitempty" json:"lookback,omitempty"`
+	// APIBaseURL replaces the provider's API address (GitHub Enterprise
+	// Server, or a local fake in tests).
+	APIBaseURL string `yaml:"api_base_url,omitempty" json:"api_base_url,omitempty"`
+	// Hook names the GitHub webhook: repos/OWNER/REPO/hooks/ID,
+	// orgs/ORG/hooks/ID or app.
+	Hook string `yaml:"hook,omitempty" json:"hook,omitempty"`
+}
+
+// DefaultBackfillLookback is the window of a background backfill run.
+const DefaultBackfillLookback = 24 * time.Hour
 
 // BasicAuth is the credential pair of auth type "basic".
 type BasicAuth struct {

@@ -67,6 +67,9 @@ type Receipt struct {
 	// for none. Receipts of one connection with the same key are
 	// dispatched one at a time, in the order they were stored (SPEC §4.2).
 	OrderingKey string
+	// Source says how the receipt arrived: empty for a delivery to ingress,
+	// SourceBackfill for one fetched from the provider's API (SPEC §4.5).
+	Source string
 
 	// Job fields: the receipt row is the dispatch job.
 	AttemptCount  int        // job attempts in the current round
@@ -76,6 +79,10 @@ type Receipt struct {
 	Attempts []Attempt
 	History  []Transition
 }
+
+// SourceBackfill marks a receipt that was fetched from the provider's API by
+// a backfill instead of being delivered to ingress.
+const SourceBackfill = "backfill"
 
 // Outcome is the result of one attempt.
 type Outcome string

@@ -115,6 +115,7 @@ func (a *API) Routes() http.Handler {
 	mux.HandleFunc("POST /api/v1/receipts/replay", a.replayReceipts)
 	mux.HandleFunc("POST /api/v1/receipts/{id}/replay", a.replayReceipt)
 	mux.HandleFunc("POST /api/v1/receipts/{id}/admit", a.admitReceipt)
+	mux.HandleFunc("POST /api/v1/backfill", a.runBackfill)
 	mux.HandleFunc("GET /api/v1/handlers", a.listHandlers)
 	mux.HandleFunc("POST /api/v1/handlers/{name}/reset", a.resetHandler)
 	mux.HandleFunc("POST /api/v1/handlers", a.createHandler)
@@ -334,6 +335,7 @@ func ReceiptJSON(rc *hookgate.Receipt, full bool) map[string]any {
 		"duplicate_of":    nullable(rc.DuplicateOf),
 		"received_at":     ts(rc.ReceivedAt),
 		"secret_id":       nullable(rc.SecretID),
+		"source":          receiptSource(rc),
 	}
 	if !full {
 		return m

@@ -71,6 +71,7 @@ with retries, dead-lettering and replay.`,
 		connectionsCmd(), receiptsCmd(), sendCmd(), verifyCmd(), tailCmd(), listenCmd(), benchCmd(), backupCmd(), secretsCmd(),
 		handlersCmd())
 	root.AddCommand(rulesCmd())
+	root.AddCommand(backfillCmd())
 	return root
 }
 

@@ -117,6 +117,9 @@ func (g *Gateway) compile(cfg *config.Config, st storedConfig) (*snapshot, []err
 		if err == nil {
 			err = compileRules(&rc, cfg, ep)
 		}
+		if err == nil {
+			err = checkBackfill(c, i >= len(cfg.Connections))
+		}
 		if err == nil && cfg.Limits.InflightBodyBytes > 0 && ep.MaxPayload > cfg.Limits.InflightBodyBytes {
 			err = fmt.Errorf("max_payload_bytes %d exceeds limits.inflight_body_bytes %d: a body that size could never be received", ep.MaxPayload, cfg.Limits.InflightBodyBytes)
 		}

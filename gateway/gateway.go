@@ -103,6 +103,8 @@ type Gateway struct {
 	circuitFeed *events.CircuitFeed
 	maint       *maintenance // prune.go
 
+	backfill backfillState // backfill.go
+
 	mu    sync.Mutex // serialises connection changes, rebuilds, reloads and key rotation
 	funcs map[string]hookgate.Sender
 	// live is the configuration connections and handlers are compiled
@@ -181,6 +183,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Gateway, error
 		queue = qs
 	}
 	g.metrics = metrics.New(queue, g.now)
+	g.initBackfill()
 	if wf, ok := g.store.(metrics.WriteFailures); ok {
 		g.metrics.ObserveWriteFailures(wf)
 	}
@@ -479,6 +482,8 @@ func (g *Gateway) Run(ctx context.Context) error {
 	wg.Add(2)
 	go func() { defer wg.Done(); g.pruneLoop(ctx) }()
 	go func() { defer wg.Done(); g.refreshLoop(ctx) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); g.backfillLoop(ctx) }()
 	err := g.dispatcher.Run(ctx)
 	g.inline.Wait() // sync routes' runs that outlived their request
 	wg.Wait()

@@ -255,7 +255,7 @@ func (db *DB) upsertKeys(ctx context.Context, tx *sql.Tx, ops []*insertOp) (map[
 // receiptColumns are the columns an insert writes (the job columns lease_*
 // start NULL, attempts empty).
 const receiptColumns = `id, connection_type, connection, event_type, nonce, idempotency_key, status, reason,
-	duplicate_of, received_at, updated_at, secret_id, attempt_count, round, next_attempt_at, history, ordering_key`
+	duplicate_of, received_at, updated_at, secret_id, attempt_count, round, next_attempt_at, history, ordering_key, source`
 
 // receiptArgs are an op's values for receiptColumns.
 func (op *insertOp) receiptArgs(args []any) []any {
@@ -263,7 +263,7 @@ func (op *insertOp) receiptArgs(args []any) []any {
 	return append(args, r.ID, r.ConnectionType, r.Connection, r.EventType, r.Nonce, r.IdempotencyKey,
 		string(op.status), r.Reason, nullString(op.duplicateOf), op.at, op.at, r.SecretID, 0, r.Round, op.next(),
 		historyLine(hookgate.Transition{Status: op.status, Reason: r.Reason, At: fromMicros(op.at)}),
-		nullString(r.OrderingKey))
+		nullString(r.OrderingKey), nullString(r.Source))
 }
 
 // The multi-row statements of SQLite are OR FAIL: with the default (ABORT),
@@ -271,7 +271,7 @@ func (op *insertOp) receiptArgs(args []any) []any {
 // a constraint failure can undo that statement alone, and for a statement of
 // a hundred rows that journal costs more than the rows. A failure here rolls
 // the whole batch back anyway (runBatch), so there is nothing to undo alone.
-const receiptPlaceholders = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+const receiptPlaceholders = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 func upsertKeysSQLite(n int) string {
 	return upsertKeysHead + repeatJoin("(?, ?, ?, ?)", n) + upsertKeysTail
@@ -301,7 +301,7 @@ func (db *DB) insertSQLite(ctx context.Context, tx *sql.Tx, ops []*insertOp) err
 		byID[op.r.ID] = op
 	}
 	err := chunks(len(ops), func(lo, hi int) error {
-		args := make([]any, 0, 17*(hi-lo))
+		args := make([]any, 0, 18*(hi-lo))
 		for _, op := range ops[lo:hi] {
 			args = op.receiptArgs(args)
 		}
@@ -339,9 +339,9 @@ func (db *DB) insertSQLite(ctx context.Context, tx *sql.Tx, ops []*insertOp) err
 const insertPostgresQuery = `WITH x AS (
 	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
 		$8::text[], $9::bigint[], $10::text[], $11::integer[], $12::bigint[], $13::text[], $14::bytea[],
-		$15::smallint[], $16::bytea[], $17::text[])
+		$15::smallint[], $16::bytea[], $17::text[], $18::text[])
 		AS x (id, connection_type, connection, event_type, nonce, idempotency_key, status, reason, at,
-			secret_id, round, key_expires, headers, body, encoding, trace, ordering_key)
+			secret_id, round, key_expires, headers, body, encoding, trace, ordering_key, source)
 ), k AS (
 	INSERT INTO idempotency_keys AS old (key, receipt_id, expires_at, taken_at)
 	SELECT idempotency_key, id, key_expires, at FROM x WHERE idempotency_key <> ''` + upsertKeysTail + `
@@ -353,7 +353,7 @@ const insertPostgresQuery = `WITH x AS (
 	INSERT INTO receipts (` + receiptColumns + `)
 	SELECT id, connection_type, connection, event_type, nonce, idempotency_key, final, reason, dup, at, at,
 		secret_id, 0, round, CASE WHEN final = 'received' THEN at END,
-		json_build_object('status', final, 'reason', reason, 'at', at)::text || E'\n', ordering_key
+		json_build_object('status', final, 'reason', reason, 'at', at)::text || E'\n', ordering_key, source
 	FROM s
 	RETURNING id, seq, status, duplicate_of
 ), b AS (
@@ -380,7 +380,7 @@ func insertPostgres(ctx context.Context, tx querier, ops []*insertOp) error {
 	)
 	// Ordering keys are rare: without any, the array is NULL and unnest
 	// pads the column with NULLs.
-	var orderingKeys []*string
+	var orderingKeys, sources []*string
 	byID := make(map[string]*insertOp, n)
 	for i, op := range ops {
 		r := op.r
@@ -391,13 +391,19 @@ func insertPostgres(ctx context.Context, tx querier, ops []*insertOp) error {
 			}
 			orderingKeys[i] = &r.OrderingKey
 		}
+		if r.Source != "" { // as rare: backfilled receipts only
+			if sources == nil {
+				sources = make([]*string, n)
+			}
+			sources[i] = &r.Source
+		}
 		ids[i], types[i], conns[i], events[i], nonces[i] = r.ID, r.ConnectionType, r.Connection, r.EventType, r.Nonce
 		keys[i], statuses[i], reasons[i], secrets[i] = r.IdempotencyKey, string(op.requested), r.Reason, r.SecretID
 		at[i], rounds[i], expires[i] = op.at, int32(r.Round), op.keyExpires
 		headers[i], bodies[i], encodings[i], traces[i] = string(op.headers), op.body, int16(op.encoding), r.Trace
 	}
 	rows, err := tx.QueryContext(ctx, insertPostgresQuery, ids, types, conns, events, nonces, keys, statuses,
-		reasons, at, secrets, rounds, expires, headers, bodies, encodings, traces, orderingKeys)
+		reasons, at, secrets, rounds, expires, headers, bodies, encodings, traces, orderingKeys, sources)
 	if err != nil {
 		return fmt.Errorf("insert receipts: %w", err)
 	}

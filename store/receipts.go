@@ -44,7 +44,7 @@ func summaryOf(a string) string {
 	return a + "seq, " + a + "id, " + a + "connection_type, " + a + "connection, " + a + "event_type, " +
 		a + "nonce, " + a + "idempotency_key, " + statusOf(a) + " AS status, " + a + "reason, " + a + "duplicate_of, " +
 		a + "received_at, " + a + "updated_at, " + a + "secret_id, " + a + "attempt_count, " + a + "round, " +
-		a + "next_attempt_at"
+		a + "next_attempt_at, " + a + "source"
 }
 
 // summaryColumns are the columns of a listing; prefixedSummary the same
@@ -67,14 +67,15 @@ func scanReceipt(row rowScanner, extra ...any) (*hookgate.Receipt, int64, error)
 		duplicateOf           sql.NullString
 		receivedAt, updatedAt int64
 		next                  sql.NullInt64
+		source                sql.NullString
 	)
-	dest := append(make([]any, 0, 16+len(extra)), &seq, &r.ID, &r.ConnectionType, &r.Connection, &r.EventType,
+	dest := append(make([]any, 0, 17+len(extra)), &seq, &r.ID, &r.ConnectionType, &r.Connection, &r.EventType,
 		&r.Nonce, &r.IdempotencyKey, &status, &r.Reason, &duplicateOf, &receivedAt, &updatedAt, &r.SecretID,
-		&r.AttemptCount, &r.Round, &next)
+		&r.AttemptCount, &r.Round, &next, &source)
 	if err := row.Scan(append(dest, extra...)...); err != nil {
 		return nil, 0, err
 	}
-	r.Status, r.DuplicateOf = hookgate.Status(status), duplicateOf.String
+	r.Status, r.DuplicateOf, r.Source = hookgate.Status(status), duplicateOf.String, source.String
 	r.ReceivedAt, r.UpdatedAt, r.NextAttemptAt = fromMicros(receivedAt), fromMicros(updatedAt), timePtr(next)
 	return &r, seq, nil
 }
