@@ -572,7 +572,7 @@ func (ep *Endpoint) Accept(h http.Header, body []byte, res verify.Result) (*hook
 	case conn.Paused:
 		rc.Status = hookgate.StatusHeld
 	case len(rules.MatchRoutes(conn.Routes, rc.EventType)) == 0:
-		rc.Status = hookgate.StatusFiltered
+		rc.Status, rc.Reason = hookgate.StatusFiltered, rules.NoRouteReason(rc.EventType)
 	}
 	if ep.OrderingKeys != nil && rc.Status != hookgate.StatusFiltered {
 		rc.OrderingKey = ep.orderingKey(h, env, rc.EventType)
