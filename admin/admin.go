@@ -1,6 +1,6 @@
 // Package admin is the admin API of SPEC §6 on its own listener: connections,
 // receipts, replay, the live event stream, health, and the OpenAPI document.
-// Every route is in one ServeMux table in Routes.
+// Every route is in one table, RouteTable, that Routes registers.
 package admin
 
 import (
@@ -94,36 +94,55 @@ type API struct {
 //go:embed openapi.json
 var openAPI []byte
 
+// Route is one admin route: the method and the ServeMux path pattern it is
+// served at, as the OpenAPI document names it, and what serves it.
+type Route struct {
+	Method  string
+	Pattern string
+	Handler http.Handler
+}
+
+// RouteTable is every admin route, the one list Routes registers and the
+// OpenAPI test compares with the document both ways.
+func (a *API) RouteTable() []Route {
+	f := func(method, pattern string, h http.HandlerFunc) Route { return Route{method, pattern, h} }
+	return []Route{
+		f("GET", "/healthz", a.healthz),
+		f("GET", "/readyz", a.readyz),
+		f("GET", "/api/openapi.json", a.openapi),
+		{"GET", "/metrics", a.GW.Metrics().Handler()},
+		f("POST", "/api/v1/connections", a.createConnection),
+		f("GET", "/api/v1/connections", a.listConnections),
+		f("GET", "/api/v1/connections/{type}/{name}", a.getConnection),
+		f("PATCH", "/api/v1/connections/{type}/{name}", a.patchConnection),
+		f("DELETE", "/api/v1/connections/{type}/{name}", a.deleteConnection),
+		f("POST", "/api/v1/connections/{type}/{name}/secrets", a.addSecret),
+		f("DELETE", "/api/v1/connections/{type}/{name}/secrets/{id}", a.retireSecret),
+		f("POST", "/api/v1/connections/{type}/{name}/test", a.testConnection),
+		f("GET", "/api/v1/receipts", a.listReceipts),
+		f("GET", "/api/v1/receipts/{id}", a.getReceipt),
+		f("POST", "/api/v1/receipts/replay", a.replayReceipts),
+		f("POST", "/api/v1/receipts/{id}/replay", a.replayReceipt),
+		f("POST", "/api/v1/receipts/{id}/admit", a.admitReceipt),
+		f("GET", "/api/v1/handlers", a.listHandlers),
+		f("POST", "/api/v1/backfill", a.runBackfill),
+		f("POST", "/api/v1/handlers/{name}/reset", a.resetHandler),
+		f("POST", "/api/v1/handlers", a.createHandler),
+		f("GET", "/api/v1/handlers/{name}", a.getHandler),
+		f("PATCH", "/api/v1/handlers/{name}", a.patchHandler),
+		f("DELETE", "/api/v1/handlers/{name}", a.deleteHandler),
+		f("POST", "/api/v1/secrets/rotate-key", a.rotateKey),
+		f("GET", "/api/v1/events", a.streamEvents),
+	}
+}
+
 // Routes returns the admin handler.
 func (a *API) Routes() http.Handler {
 	a.refusedLog.First, a.refusedLog.Interval = refusalLogFirst, refusalLogInterval
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", a.healthz)
-	mux.HandleFunc("GET /readyz", a.readyz)
-	mux.HandleFunc("GET /api/openapi.json", a.openapi)
-	mux.Handle("GET /metrics", a.GW.Metrics().Handler())
-	mux.HandleFunc("POST /api/v1/connections", a.createConnection)
-	mux.HandleFunc("GET /api/v1/connections", a.listConnections)
-	mux.HandleFunc("GET /api/v1/connections/{type}/{name}", a.getConnection)
-	mux.HandleFunc("PATCH /api/v1/connections/{type}/{name}", a.patchConnection)
-	mux.HandleFunc("DELETE /api/v1/connections/{type}/{name}", a.deleteConnection)
-	mux.HandleFunc("POST /api/v1/connections/{type}/{name}/secrets", a.addSecret)
-	mux.HandleFunc("DELETE /api/v1/connections/{type}/{name}/secrets/{id}", a.retireSecret)
-	mux.HandleFunc("POST /api/v1/connections/{type}/{name}/test", a.testConnection)
-	mux.HandleFunc("GET /api/v1/receipts", a.listReceipts)
-	mux.HandleFunc("GET /api/v1/receipts/{id}", a.getReceipt)
-	mux.HandleFunc("POST /api/v1/receipts/replay", a.replayReceipts)
-	mux.HandleFunc("POST /api/v1/receipts/{id}/replay", a.replayReceipt)
-	mux.HandleFunc("POST /api/v1/receipts/{id}/admit", a.admitReceipt)
-	mux.HandleFunc("POST /api/v1/backfill", a.runBackfill)
-	mux.HandleFunc("GET /api/v1/handlers", a.listHandlers)
-	mux.HandleFunc("POST /api/v1/handlers/{name}/reset", a.resetHandler)
-	mux.HandleFunc("POST /api/v1/handlers", a.createHandler)
-	mux.HandleFunc("GET /api/v1/handlers/{name}", a.getHandler)
-	mux.HandleFunc("PATCH /api/v1/handlers/{name}", a.patchHandler)
-	mux.HandleFunc("DELETE /api/v1/handlers/{name}", a.deleteHandler)
-	mux.HandleFunc("POST /api/v1/secrets/rotate-key", a.rotateKey)
-	mux.HandleFunc("GET /api/v1/events", a.streamEvents)
+	for _, rt := range a.RouteTable() {
+		mux.Handle(rt.Method+" "+rt.Pattern, rt.Handler)
+	}
 	if a.Browser != nil {
 		a.Browser.Mount(mux)
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/hookgate/hookgate"
+	"github.com/hookgate/hookgate/rules"
 )
 
 // Target is one handler of a receipt's route, resolved.
@@ -535,6 +536,10 @@ func (d *Dispatcher) attempt(ctx context.Context, r *hookgate.Receipt, ls *lanes
 	}
 	if status != "" {
 		c.Status, c.At = status, d.Now()
+		if status == hookgate.StatusFiltered {
+			// The routes changed since ingest and none takes it now.
+			c.Reason = rules.NoRouteReason(r.EventType)
+		}
 		return c
 	}
 	done := map[string]bool{}

@@ -62,7 +62,7 @@ func (g *Gateway) ResetCircuit(ctx context.Context, name string) (admin.HandlerI
 	if err != nil {
 		return admin.HandlerInfo{}, &hookgate.Error{Code: hookgate.EUnavailable, Message: "storage unavailable", Err: err}
 	}
-	return admin.HandlerInfo{Name: name, Type: h.cfg.Type, Circuit: admin.NewCircuitInfo(st)}, nil
+	return admin.HandlerInfo{Name: name, Type: h.cfg.Type, Source: h.source, ReadOnly: h.source != sourceAPI, Circuit: admin.NewCircuitInfo(st)}, nil
 }
 
 // CircuitEvents is the feed of circuit moves (the live stream's

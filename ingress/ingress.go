@@ -598,6 +598,9 @@ func (ep *Endpoint) accept(h http.Header, body []byte, res verify.Result) (*hook
 		rc.Status, rc.Reason = hookgate.StatusHeld, ""
 	case !taken:
 		rc.Status = hookgate.StatusFiltered
+		if rc.Reason == "" {
+			rc.Reason = rules.NoRouteReason(rc.EventType)
+		}
 	}
 	if ep.OrderingKeys != nil && rc.Status != hookgate.StatusFiltered {
 		rc.OrderingKey = ep.orderingKey(h, env, rc.EventType)
