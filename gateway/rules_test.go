@@ -93,6 +93,10 @@ func TestFilterRoutesOrFiltersAtIngest(t *testing.T) {
 		if got := tg.receipt(r.ID); got.Status != c.status {
 			t.Fatalf("case %d: status %s, want %s", i, got.Status, c.status)
 		}
+		// A filtered receipt says why: no route, or which filters.
+		if want := map[int]string{1: "routes 1, 2 filters are false", 4: `no route for event type "user.created"`}[i]; want != "" && r.Reason != want {
+			t.Fatalf("case %d: reason %q, want %q", i, r.Reason, want)
+		}
 		if s.count()-before != c.forward || other.count()-beforeOther != c.other {
 			t.Fatalf("case %d: forward got %d, other got %d", i, s.count()-before, other.count()-beforeOther)
 		}

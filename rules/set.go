@@ -268,7 +268,20 @@ func (r *Result) FilterNote() string {
 			return cut(fmt.Sprintf("route %d filter: %s", rr.Route, rr.Filter.Error), 500)
 		}
 	}
-	return ""
+	// Which filters turned it away, when routes matched its event type.
+	var refused []string
+	for _, rr := range r.Routes {
+		if rr.EventsMatch && rr.Filter != nil && !rr.Takes {
+			refused = append(refused, fmt.Sprint(rr.Route))
+		}
+	}
+	switch len(refused) {
+	case 0:
+		return "" // no route for its event type
+	case 1:
+		return "route " + refused[0] + " filter is false"
+	}
+	return cut("routes "+strings.Join(refused, ", ")+" filters are false", 500)
 }
 
 // Reason codes of receipts the rules stop.
