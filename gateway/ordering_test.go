@@ -86,7 +86,7 @@ func TestOrderingKeyEndToEnd(t *testing.T) {
 		s := newOrderSink(t)
 		tg := newTestGatewayWith(t, storage, fmt.Sprintf(`
 signing_secret: %s
-dispatch: {workers: 8, poll_interval: 10ms}
+dispatch: {workers: 8, poll_interval: 10ms, lease: 1h}
 handlers:
   - {name: forward, type: http, url: %q, timeout: 5s}
 connections:
@@ -105,7 +105,10 @@ connections:
 		ran := make(chan error, 1)
 		go func() { ran <- tg.Dispatcher().Run(ctx) }()
 		defer func() { stop(); <-ran }()
-		// Retries are due by the gateway's clock: move it on.
+		// Retries are due by the gateway's clock: move it on. It runs 200
+		// times faster than real time, so the lease is an hour of it: a
+		// delivery slowed by a loaded machine must not outlive its lease
+		// (which would let another claim overlap it, as a crash would).
 		go func() {
 			for ctx.Err() == nil {
 				time.Sleep(5 * time.Millisecond)
