@@ -17,6 +17,7 @@ import (
 
 	"github.com/hookgate/hookgate"
 	"github.com/hookgate/hookgate/config"
+	"github.com/hookgate/hookgate/internal/servicetest"
 	"github.com/hookgate/hookgate/internal/tcpproxy"
 )
 
@@ -108,10 +109,7 @@ func TestDestinationConfigErrors(t *testing.T) {
 // server and returns it with a subject it captures.
 func natsStream(t *testing.T) (string, jetstream.Stream, string) {
 	t.Helper()
-	srv := os.Getenv("HOOKGATE_TEST_NATS_URL")
-	if srv == "" {
-		t.Skip("HOOKGATE_TEST_NATS_URL is not set: no NATS server for the nats handler (e.g. nats://127.0.0.1:4222)")
-	}
+	srv := servicetest.URL(t, servicetest.NATS, "no NATS server for the nats handler")
 	b := make([]byte, 6)
 	rand.Read(b)
 	id := hex.EncodeToString(b)

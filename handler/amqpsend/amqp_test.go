@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -14,17 +13,14 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/hookgate/hookgate"
+	"github.com/hookgate/hookgate/internal/servicetest"
 	"github.com/hookgate/hookgate/internal/tcpproxy"
 )
 
 // brokerURL is the real RabbitMQ of HOOKGATE_TEST_RABBITMQ_URL.
 func brokerURL(t testing.TB) string {
 	t.Helper()
-	u := os.Getenv("HOOKGATE_TEST_RABBITMQ_URL")
-	if u == "" {
-		t.Skip("HOOKGATE_TEST_RABBITMQ_URL is not set: no RabbitMQ to publish to (e.g. amqp://guest:guest@127.0.0.1:5672/)")
-	}
-	return u
+	return servicetest.URL(t, servicetest.RabbitMQ, "no RabbitMQ to publish to")
 }
 
 // topology is a queue (and exchange) of the test's own, bound with the

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -18,17 +17,14 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hookgate/hookgate"
+	"github.com/hookgate/hookgate/internal/servicetest"
 	"github.com/hookgate/hookgate/internal/tcpproxy"
 )
 
 // serverURL is the real NATS server of HOOKGATE_TEST_NATS_URL.
 func serverURL(t testing.TB) string {
 	t.Helper()
-	u := os.Getenv("HOOKGATE_TEST_NATS_URL")
-	if u == "" {
-		t.Skip("HOOKGATE_TEST_NATS_URL is not set: no NATS server to publish to (e.g. nats://127.0.0.1:4222)")
-	}
-	return u
+	return servicetest.URL(t, servicetest.NATS, "no NATS server to publish to")
 }
 
 // testStream creates a stream of its own for the test (unique name and

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -15,17 +14,14 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hookgate/hookgate"
+	"github.com/hookgate/hookgate/internal/servicetest"
 	"github.com/hookgate/hookgate/internal/tcpproxy"
 )
 
 // serverURL is the real Redis of HOOKGATE_TEST_REDIS_URL.
 func serverURL(t testing.TB) string {
 	t.Helper()
-	u := os.Getenv("HOOKGATE_TEST_REDIS_URL")
-	if u == "" {
-		t.Skip("HOOKGATE_TEST_REDIS_URL is not set: no Redis to XADD to (e.g. redis://127.0.0.1:6379/0)")
-	}
-	return u
+	return servicetest.URL(t, servicetest.Redis, "no Redis to XADD to")
 }
 
 // testStream names a stream of the test's own and deletes it at the end.
